@@ -1,0 +1,115 @@
+"""Element types of flowir tensors and their numpy counterparts."""
+
+from __future__ import annotations
+
+import enum
+
+import ml_dtypes
+import numpy as np
+
+__all__ = ["DType", "dtype_of"]
+
+
+class DType(enum.Enum):
+    """An element type. ``value`` is the short textual name used in the IR (``f32``).
+
+    >>> DType.float32.numpy
+    dtype('float32')
+    >>> DType.parse("bf16") is DType.bfloat16
+    True
+    """
+
+    bool = "i1"
+    int8 = "i8"
+    int16 = "i16"
+    int32 = "i32"
+    int64 = "i64"
+    uint8 = "ui8"
+    float16 = "f16"
+    bfloat16 = "bf16"
+    float32 = "f32"
+    float64 = "f64"
+    string = "string"
+
+    @property
+    def numpy(self) -> np.dtype:
+        """The numpy dtype holding this element type (``object`` for strings)."""
+        return _TO_NUMPY[self]
+
+    @property
+    def short(self) -> str:
+        return self.value
+
+    @property
+    def is_floating(self) -> bool:
+        return self in _FLOATS
+
+    @property
+    def is_integer(self) -> bool:
+        return self in _INTS
+
+    @property
+    def is_signed(self) -> bool:
+        return self in _FLOATS or self in _SIGNED
+
+    @property
+    def is_numeric(self) -> bool:
+        return self in _FLOATS or self in _INTS
+
+    @property
+    def is_bool(self) -> bool:
+        return self is DType.bool
+
+    @property
+    def itemsize(self) -> int:
+        return 0 if self is DType.string else self.numpy.itemsize
+
+    @staticmethod
+    def parse(text: str) -> DType:
+        """The dtype spelled ``text``: a short name (``f32``) or a long one (``float32``)."""
+        try:
+            return _BY_NAME[text]
+        except KeyError:
+            raise ValueError(f"unknown dtype {text!r}") from None
+
+    def __repr__(self) -> str:
+        return f"DType.{self.name}"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+_TO_NUMPY: dict[DType, np.dtype] = {
+    DType.bool: np.dtype(np.bool_),
+    DType.int8: np.dtype(np.int8),
+    DType.int16: np.dtype(np.int16),
+    DType.int32: np.dtype(np.int32),
+    DType.int64: np.dtype(np.int64),
+    DType.uint8: np.dtype(np.uint8),
+    DType.float16: np.dtype(np.float16),
+    DType.bfloat16: np.dtype(ml_dtypes.bfloat16),
+    DType.float32: np.dtype(np.float32),
+    DType.float64: np.dtype(np.float64),
+    DType.string: np.dtype(object),
+}
+_FROM_NUMPY: dict[np.dtype, DType] = {v: k for k, v in _TO_NUMPY.items() if k is not DType.string}
+_FLOATS = frozenset({DType.float16, DType.bfloat16, DType.float32, DType.float64})
+_INTS = frozenset({DType.int8, DType.int16, DType.int32, DType.int64, DType.uint8})
+_SIGNED = frozenset({DType.int8, DType.int16, DType.int32, DType.int64})
+_BY_NAME: dict[str, DType] = {d.value: d for d in DType} | {d.name: d for d in DType}
+
+
+def dtype_of(x: object) -> DType:
+    """The flowir dtype of a numpy dtype, numpy array or numpy scalar type.
+
+    Strings (numpy ``str``/``bytes``/``object`` arrays) map to ``DType.string``.
+    """
+    dt = x if isinstance(x, np.dtype) else getattr(x, "dtype", None)
+    if dt is None:
+        dt = np.dtype(x)  # type: ignore[call-overload]
+    found = _FROM_NUMPY.get(dt)
+    if found is not None:
+        return found
+    if dt.kind in "OUS":
+        return DType.string
+    raise ValueError(f"numpy dtype {dt} has no flowir counterpart")

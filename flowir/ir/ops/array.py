@@ -1,0 +1,3 @@
+"""array ops."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""math ops."""
+
+from __future__ import annotations

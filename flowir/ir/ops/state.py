@@ -1,0 +1,3 @@
+"""state ops."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""summary ops."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Reference kernels: array ops."""
+
+from __future__ import annotations

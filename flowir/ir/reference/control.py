@@ -1,0 +1,3 @@
+"""Reference kernels: control ops."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Reference kernels: math ops."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Reference kernels: nn ops."""
+
+from __future__ import annotations

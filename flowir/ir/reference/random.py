@@ -1,0 +1,3 @@
+"""Reference kernels: random ops."""
+
+from __future__ import annotations

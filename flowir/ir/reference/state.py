@@ -1,0 +1,3 @@
+"""Reference kernels: state ops."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Reference kernels: summary ops."""
+
+from __future__ import annotations
