@@ -667,8 +667,8 @@ class Graph:
     def output_names(self) -> list[str | None]:
         if self._return is None:
             return []
-        names = self._return.attributes.get("names", ())
-        return list(names) + [None] * (len(self._return.operands) - len(names))
+        names = [n or None for n in self._return.attributes.get("names", ())]
+        return names + [None] * (len(self._return.operands) - len(names))
 
     def set_outputs(self, values: Sequence[Value], names: Sequence[str | None] | None = None) -> None:
         """Make ``values`` the graph's outputs (replacing earlier ones)."""

@@ -104,8 +104,11 @@ def dtype_of(x: object) -> DType:
 
     Strings (numpy ``str``/``bytes``/``object`` arrays) map to ``DType.string``.
     """
-    dt = x if isinstance(x, np.dtype) else getattr(x, "dtype", None)
-    if dt is None:
+    if isinstance(x, np.dtype):
+        dt = x
+    elif isinstance(x, (np.ndarray, np.generic)):
+        dt = x.dtype
+    else:
         dt = np.dtype(x)  # type: ignore[call-overload]
     found = _FROM_NUMPY.get(dt)
     if found is not None:
