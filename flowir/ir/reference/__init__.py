@@ -4,9 +4,9 @@ Constant folding evaluates through these kernels and the numpy backend schedules
 each op's meaning is written once. Importing this package fills ``IMPL_RULES``.
 """
 
-from flowir.ir.reference import array, control, math, nn, random, state, summary  # noqa: F401  (fill the table)
+from flowir.ir.reference import array, control, core, math, nn, random, state, summary  # noqa: F401  (fill the table)
 from flowir.ir.reference._registry import IMPL_RULES, UNSUPPORTED, ImplRule, get_impl_rule, impl_rule
-from flowir.ir.reference.interpreter import RefContext, VariableRef, evaluate, run_op
+from flowir.ir.reference.interpreter import CONTROL_TOKEN, ControlToken, RefContext, VariableRef, evaluate, run_op
 
 __all__ = [
     "IMPL_RULES",
@@ -16,6 +16,8 @@ __all__ = [
     "get_impl_rule",
     "RefContext",
     "VariableRef",
+    "ControlToken",
+    "CONTROL_TOKEN",
     "evaluate",
     "run_op",
 ]

@@ -15,7 +15,7 @@ from flowir.ir.errors import FlowirError, ShapeError
 from flowir.ir.reference._registry import get_impl_rule
 from flowir.ir.types import TensorType
 
-__all__ = ["RefContext", "VariableRef", "evaluate", "run_op"]
+__all__ = ["RefContext", "VariableRef", "ControlToken", "CONTROL_TOKEN", "evaluate", "run_op"]
 
 
 class VariableRef:
@@ -36,6 +36,31 @@ class VariableRef:
         return hash(("VariableRef", self.name))
 
 
+class ControlToken:
+    """The runtime value of a control-typed result (``control.group``, ``control.no_op``).
+
+    It carries no data: running the op that yields it is what orders its dependents. There is
+    one instance, ``CONTROL_TOKEN``.
+    """
+
+    __slots__ = ()
+    _instance: ControlToken | None = None
+
+    def __new__(cls) -> ControlToken:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "CONTROL_TOKEN"
+
+    def __reduce__(self) -> str:
+        return "CONTROL_TOKEN"
+
+
+CONTROL_TOKEN = ControlToken()
+
+
 class RefContext:
     """Mutable state of reference evaluation: variable values and per-op random streams.
 
@@ -48,13 +73,18 @@ class RefContext:
         self.variables: dict[str, np.ndarray] = variables if variables is not None else {}
         self.seed = seed
         self._draws: dict[tuple, int] = {}
+        self._streams: dict[int, int] = {}
 
     def rng(self, op: Operation, seed: int = 0, seed2: int = 0) -> np.random.Generator:
         """A generator for one execution of random op ``op``."""
-        key = (seed, seed2, op.user_name if seed or seed2 else id(op))
+        seeded = bool(seed or seed2)
+        key = (seed, seed2, op.user_name if seeded else id(op))
         n = self._draws.get(key, 0)
         self._draws[key] = n + 1
-        return np.random.default_rng([self.seed, seed, seed2, n])
+        # Equal seeds give equal streams (as in TF); each unseeded op gets a stream of its own,
+        # numbered in the order of first use so that a context's ``seed`` still reproduces it.
+        stream = 0 if seeded else self._streams.setdefault(id(op), len(self._streams) + 1)
+        return np.random.default_rng([self.seed, seed, seed2, stream, n])
 
     def read(self, ref: VariableRef, op: Operation) -> np.ndarray:
         try:
@@ -73,7 +103,7 @@ def run_op(op: Operation, args: Sequence[Any], ctx: RefContext | None = None) ->
         out = rule(op, *args, ctx=ctx if ctx is not None else RefContext())
     else:
         out = rule(op, *args)
-    return tuple(v if isinstance(v, (np.ndarray, VariableRef)) else np.asarray(v) for v in out)
+    return tuple(v if isinstance(v, (np.ndarray, VariableRef, ControlToken)) else np.asarray(v) for v in out)
 
 
 def evaluate(
