@@ -497,8 +497,9 @@ class Operation:
         return out
 
     def attr_key(self) -> tuple:
-        """A hashable key for the attribute values (used by CSE)."""
-        return tuple((k, attr_key(v)) for k, v in self.attributes.items())
+        """A hashable key for the attribute values, independent of insertion order (used by CSE)."""
+        a = self.attributes
+        return tuple((k, attr_key(a[k])) for k in sorted(a))
 
     def get_attr(self, key: str) -> Any:
         d = self.ATTRS.get(key)

@@ -115,7 +115,9 @@ def _fail(graph: Graph, op: Operation, rule: str) -> None:
     if op.location.is_known:
         context.append(f"  created at {op.location}")
     context.extend(_nearby_ir(graph, op))
-    raise VerificationError(detail, context)
+    error = VerificationError(detail, context)
+    error.op = op  # type: ignore[attr-defined]  # the parser maps the error to the op's line
+    raise error
 
 
 def _nearby_ir(graph: Graph, op: Operation, radius: int = 2) -> list[str]:
