@@ -1,0 +1,219 @@
+"""The ``flowir`` command line tool.
+
+Subcommands are registered in ``SUBCOMMANDS`` (name -> function adding its parser); each
+parser sets ``handler`` to a function ``(args) -> exit code``. Errors a user can cause
+(flowir errors, unreadable files) are printed as ``flowir <cmd>: error: ...`` with exit
+code 1 and no traceback; usage errors exit with 2, as argparse does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+__all__ = ["main", "build_parser", "SUBCOMMANDS"]
+
+
+class CommandError(Exception):
+    """A failure reported as ``flowir <cmd>: error: <message>`` (exit code 1)."""
+
+
+# --------------------------------------------------------------------------------------------
+# flowir opt
+
+_OPT_EXAMPLES = """\
+examples:
+  flowir opt examples/mlp.fir --pipeline "shape-inference,prune,constant-fold,cse,canonicalize" --timing
+  flowir opt model.fir --pipeline "constant-fold{max-bytes=4096},cse" -o model.opt.fir
+  cat model.fir | flowir opt - --pipeline canonicalize --dump-after-each
+  flowir opt --list-passes
+"""
+
+
+def _add_opt(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "opt",
+        help="run a pass pipeline over textual IR (like mlir-opt)",
+        description=(
+            "Parse textual IR (verifying it), run a pass pipeline over it (verifying after every "
+            "pass unless --no-verify-each) and print the result. With no pipeline the graph is "
+            "printed back unchanged."
+        ),
+        epilog=_OPT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("file", nargs="?", metavar="FILE", help="the IR file to read; '-' reads standard input")
+    p.add_argument(
+        "--pipeline",
+        "-p",
+        default="",
+        metavar="PIPELINE",
+        help='comma-separated passes with options in braces, e.g. "prune,constant-fold{max-bytes=4096}"',
+    )
+    p.add_argument("-o", "--output", metavar="OUT", help="write the result to OUT (atomically) instead of stdout")
+    p.add_argument("--timing", action="store_true", help="print per-pass wall time to stderr")
+    p.add_argument("--dump-after-each", action="store_true", help="print the IR after every pass to stderr")
+    p.add_argument(
+        "--no-verify-each",
+        dest="verify_each",
+        action="store_false",
+        help="do not verify the graph after every pass",
+    )
+    p.add_argument("--list-passes", action="store_true", help="list the registered passes and their options, then exit")
+    p.set_defaults(handler=_run_opt)
+
+
+def _run_opt(args: argparse.Namespace) -> int:
+    from flowir.ir.parser import parse_graph
+    from flowir.ir.printer import print_graph
+    from flowir.passes.manager import PassManager
+
+    if args.list_passes:
+        sys.stdout.write(_list_passes())
+        return 0
+    if args.file is None:
+        raise CommandError("no input file (use '-' to read standard input)")
+    pm = PassManager(
+        args.pipeline,
+        verify_each=args.verify_each,
+        timing=args.timing,
+        dump_after_each=sys.stderr if args.dump_after_each else None,
+    )
+    text, filename = _read_input(args.file)
+    graph = parse_graph(text, filename=filename, verify=True)
+    graph = pm.run(graph).graph
+    out = print_graph(graph)
+    if not out.endswith("\n"):
+        out += "\n"
+    if args.output is None or args.output == "-":
+        sys.stdout.write(out)
+        sys.stdout.flush()
+    else:
+        write_atomically(args.output, out)
+    if args.timing:
+        sys.stderr.write(pm.timing_report() + "\n")
+    return 0
+
+
+def _list_passes() -> str:
+    from flowir.passes.manager import available_passes, get_pass
+
+    lines = ["passes:"]
+    for name in available_passes():
+        cls = get_pass(name)
+        lines.append(f"  {name:<18} {cls.description}")
+        for o in cls.options:
+            lines.append(f"      {o.name}={o.default!r:<10} {o.help}")
+    return "\n".join(lines) + "\n"
+
+
+def _read_input(path: str) -> tuple[str, str]:
+    try:
+        if path == "-":
+            return sys.stdin.read(), "<stdin>"
+        with open(path, encoding="utf-8") as f:
+            return f.read(), path
+    except OSError as e:
+        raise CommandError(f"cannot read {path!r}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise CommandError(f"cannot read {path!r}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one.
+
+    The text goes to a temporary file in the same directory, is flushed to disk, then
+    renamed over ``path``.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    except OSError as e:
+        raise CommandError(f"cannot write {path!r}: {e.strerror or e}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        _remove_quietly(tmp)
+        raise CommandError(f"cannot write {path!r}: {e.strerror or e}") from None
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+# --------------------------------------------------------------------------------------------
+# The command
+
+#: Subcommands: name -> function adding its parser to the subparsers (and setting ``handler``).
+SUBCOMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
+    "opt": _add_opt,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``flowir`` argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="flowir",
+        description="flowir: an MLIR-style graph compiler with a TensorFlow-1-style frontend.",
+        epilog="run 'flowir <command> --help' for a command's options and examples",
+    )
+    from flowir import __version__
+
+    parser.add_argument("--version", action="version", version=f"flowir {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    for add in SUBCOMMANDS.values():
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``flowir`` with ``argv`` (default: the process arguments); return the exit code."""
+    from flowir.ir.errors import FlowirError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.handler(args)
+    except (FlowirError, CommandError) as e:
+        _error(args.command, str(e), sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`flowir opt ... | head`); nothing left to report.
+        _silence_stdout()
+        return 1
+
+
+def _error(command: str, message: str, stream: TextIO) -> None:
+    stream.write(f"flowir {command}: error: {message}\n")
+    stream.flush()
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
