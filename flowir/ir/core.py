@@ -256,8 +256,15 @@ def register_op(cls: OpT) -> OpT:
     other = OP_REGISTRY.get(name)
     if other is not None and other is not cls:
         raise TypeError(f"op name {name!r} is declared twice: {other.__qualname__} and {cls.__qualname__}")
+    for reserved in _RESERVED_ATTRS:
+        if reserved in cls.ATTRS:
+            raise TypeError(f"{cls.__qualname__} declares the reserved attribute {reserved!r}")
     OP_REGISTRY[name] = cls
     return cls
+
+
+#: Keys of the printed attribute dict that hold op fields, not declared attributes.
+_RESERVED_ATTRS = ("name", "device")
 
 
 def get_op_class(name: str) -> type[Operation]:
@@ -299,6 +306,7 @@ class Operation:
         "attributes",
         "user_name",
         "location",
+        "device",
         "graph",
         "_prev",
         "_next",
@@ -340,6 +348,7 @@ class Operation:
         user_name: str | None = None,
         location: Location = UNKNOWN_LOC,
         control_deps: Sequence[Value] = (),
+        device: str | None = None,
     ) -> None:
         """Raw construction: no type inference and no checks (the verifier checks)."""
         self.operands: list[Value] = list(operands)
@@ -347,6 +356,8 @@ class Operation:
         self.attributes: dict[str, Any] = attributes if attributes is not None else {}
         self.user_name = user_name
         self.location = location
+        #: The requested device (``"/device:GPU:0"``), recorded for backends that place ops.
+        self.device: str | None = device
         self.graph: Graph | None = None
         self._prev: Operation | None = None
         self._next: Operation | None = None
@@ -366,6 +377,7 @@ class Operation:
         loc: Location | None = None,
         control_deps: Sequence[Value] = (),
         result_types: Sequence[Type] | None = None,
+        device: str | None = None,
         **attrs: Any,
     ) -> Any:
         """Build an op from operands (a variadic operand is passed as one sequence) and
@@ -382,7 +394,7 @@ class Operation:
                 flat.append(v)  # type: ignore[arg-type]
         loc = user_location() if loc is None else loc
         checked = cls._check_attrs(attrs, name, loc)
-        op = cls(flat, (), checked, user_name=name, location=loc, control_deps=control_deps)
+        op = cls(flat, (), checked, user_name=name, location=loc, control_deps=control_deps, device=device)
         if cls.explicit_result_types:
             if result_types is None:
                 raise TypeError(f"{cls.name} needs result_types")

@@ -785,6 +785,7 @@ class _Parser:
             if v.type is not ty and v.type != ty:
                 self._fail_operand_type(s, operands)
         user_name = None
+        device = None
         attributes: dict[str, Any] = {}
         seen: set[str] = set()
         defs = cls.ATTRS
@@ -797,16 +798,21 @@ class _Parser:
                     fail(f"expected a string for 'name' but found {self.found(value_pos)}", value_pos)  # type: ignore[arg-type]
                 user_name = value
                 continue
+            if key == "device":
+                if not isinstance(value, str):
+                    fail(f"expected a string for 'device' but found {self.found(value_pos)}", value_pos)  # type: ignore[arg-type]
+                device = value
+                continue
             d = defs.get(key)
             if d is None:
-                fail(f"unknown attribute '{key}' of '{s.name}' (known: {', '.join(['name', *defs])})", key_pos)
+                fail(f"unknown attribute '{key}' of '{s.name}' (known: {', '.join(['name', 'device', *defs])})", key_pos)
             try:
                 value = d.check(value)
             except Exception as e:  # any failure of an op's own attribute check is a mistake in the text
                 fail(f"invalid value for attribute '{key}' of '{s.name}': {e}", value_pos)
             if not (d.default is not REQUIRED and is_default_value(value, d.default)):
                 attributes[key] = value
-        op = cls(operands, s.out_types, attributes, user_name=user_name, location=s.loc, control_deps=controls)  # type: ignore[arg-type]
+        op = cls(operands, s.out_types, attributes, user_name=user_name, location=s.loc, control_deps=controls, device=device)  # type: ignore[arg-type]
         for key, r in zip(keys, op.results):
             values[key] = r
         if s.result is not None:

@@ -376,9 +376,11 @@ class Printer:
 
     def _attr_dict(self, op: Operation) -> str:
         user_name = op.user_name
-        if user_name is None and not op.attributes:
+        if user_name is None and not op.attributes and op.device is None:
             return ""
         parts = [] if user_name is None else ["name = " + quote_string(user_name)]
+        if op.device is not None:
+            parts.append("device = " + quote_string(op.device))
         if op.attributes:
             defs = op.ATTRS
             for key, value in op.attr_items():

@@ -294,7 +294,7 @@ ERRORS = [
     (
         "unknown attribute",
         BASE.replace('{name = "a"}', '{name = "a", axis = 1}'),
-        "t.fir:2:46: unknown attribute 'axis' of 'math.add' (known: name)",
+        "t.fir:2:46: unknown attribute 'axis' of 'math.add' (known: name, device)",
     ),
     (
         "attribute of the wrong kind",

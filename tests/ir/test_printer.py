@@ -515,3 +515,18 @@ def test_verifier_shows_nearby_ir() -> None:
     text = str(info.value)
     assert '   %0 = "math.add"(%arg0, %arg0)' in text
     assert '>> %1 = "math.neg"(%0) : (tensor<2xf32>) -> tensor<5xf32> loc("m.py":3)' in text
+
+
+def test_device_round_trips() -> None:
+    from flowir.ir import DType, Graph, TensorType, parse_graph, print_graph
+    from flowir.ir.ops import Neg, Placeholder
+
+    g = Graph()
+    x = g.append(Placeholder.create(name="x", result_types=[TensorType(DType.float32, (2,))], device="/device:CPU:0"))
+    g.append(Neg.create(x.result, device="/device:GPU:1"))
+    text = print_graph(g)
+    assert '{name = "x", device = "/device:CPU:0"}' in text
+    assert '{device = "/device:GPU:1"}' in text
+    g2 = parse_graph(text)
+    assert [op.device for op in g2.ops] == ["/device:CPU:0", "/device:GPU:1"]
+    assert print_graph(g2) == text
