@@ -310,6 +310,7 @@ class Operation:
         "graph",
         "_prev",
         "_next",
+        "_order",
         "__dict__",
     )
 
@@ -361,6 +362,7 @@ class Operation:
         self.graph: Graph | None = None
         self._prev: Operation | None = None
         self._next: Operation | None = None
+        self._order = 0
         self.results: tuple[OpResult, ...] = tuple(OpResult(t, self, i) for i, t in enumerate(result_types))
         for i, v in enumerate(self.operands):
             v.uses[(self, i)] = None
@@ -635,6 +637,9 @@ class Operation:
 # --------------------------------------------------------------------------------------------
 # Graphs
 
+#: Gap between the order keys of ops appended one after another, room for later insertions.
+_ORDER_STRIDE = 1 << 8
+
 
 class Graph:
     """An ordered block of ops with named inputs and outputs (MLIR's func, TF's Graph).
@@ -643,7 +648,7 @@ class Graph:
     costs O(1); iterating while erasing the current op is safe.
     """
 
-    __slots__ = ("name", "inputs", "_first", "_last", "_size", "_return", "__weakref__")
+    __slots__ = ("name", "inputs", "_first", "_last", "_size", "_return", "_order_valid", "__weakref__")
 
     def __init__(self, name: str = "main") -> None:
         self.name = name
@@ -652,6 +657,7 @@ class Graph:
         self._last: Operation | None = None
         self._size = 0
         self._return: Operation | None = None
+        self._order_valid = True
 
     # -- inputs and outputs -----------------------------------------------------------------
 
@@ -742,8 +748,10 @@ class Graph:
         op._next = None
         if self._last is None:
             self._first = op
+            op._order = 0
         else:
             self._last._next = op
+            op._order = self._last._order + _ORDER_STRIDE
         self._last = op
         self._size += 1
         return op
@@ -760,8 +768,12 @@ class Graph:
         anchor._prev = op
         if prev is None:
             self._first = op
+            op._order = anchor._order - _ORDER_STRIDE
         else:
             prev._next = op
+            op._order = (prev._order + anchor._order) // 2
+            if op._order == prev._order:
+                self._order_valid = False
         self._size += 1
         return op
 
@@ -771,6 +783,20 @@ class Graph:
                 raise ValueError("anchor op is not in this graph")
             return self.append(op)
         return self.insert_before(anchor._next, op)
+
+    def order_key(self, op: Operation) -> int:
+        """A key that sorts this graph's ops in program order (``sorted(ops, key=g.order_key)``).
+
+        Amortized O(1): keys are kept while ops are appended or inserted where a gap is left
+        (MLIR's ``Operation::isBeforeInBlock``); the graph is renumbered only when one is not.
+        """
+        if not self._order_valid:
+            order = 0
+            for o in self.ops:
+                o._order = order
+                order += _ORDER_STRIDE
+            self._order_valid = True
+        return op._order
 
     def move_before(self, anchor: Operation, op: Operation) -> None:
         """Move ``op`` (already in this graph) right before ``anchor``."""

@@ -33,6 +33,9 @@ _LAZY: dict[str, str] = {
     "CanonicalizePass": "flowir.passes.canonicalize",
     "PATTERNS": "flowir.passes.canonicalize",
     "rewrite_pattern": "flowir.passes.canonicalize",
+    "FunctionalizeStatePass": "flowir.passes.functionalize",
+    "functionalize_state": "flowir.passes.functionalize",
+    "StateSignature": "flowir.passes.functionalize",
 }
 
 __all__ = [

@@ -160,6 +160,7 @@ _BUILTIN_PASSES: dict[str, tuple[str, str]] = {
     "constant-fold": ("flowir.passes.fold", "ConstantFoldPass"),
     "cse": ("flowir.passes.cse", "CSEPass"),
     "canonicalize": ("flowir.passes.canonicalize", "CanonicalizePass"),
+    "functionalize-state": ("flowir.passes.functionalize", "FunctionalizeStatePass"),
 }
 
 

@@ -34,8 +34,10 @@ def widen(x: np.ndarray) -> np.ndarray:
 
 
 def narrow(z: np.ndarray | np.generic, dtype: np.dtype) -> np.ndarray:
-    """``z`` (an array or numpy scalar) as an array of ``dtype`` (integers wrap)."""
-    return np.asarray(z).astype(dtype, copy=False)
+    """``z`` (an array or numpy scalar) as an array of ``dtype`` (integers wrap; values beyond a
+    half type's range become inf quietly, as in TF)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.asarray(z).astype(dtype, copy=False)
 
 
 def unary_kernel(table: Mapping[type[Operation], Callable[[np.ndarray], np.ndarray]]) -> ImplRule:

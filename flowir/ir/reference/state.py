@@ -51,7 +51,7 @@ def _update(combine: Callable[[np.ndarray, np.ndarray], np.ndarray]):
                 f"delta of shape {format_shape(delta.shape)} does not match the value of variable {ref.name!r}, "
                 f"shape {format_shape(old.shape)}"
             )
-        new = combine(old, delta).astype(old.dtype, copy=False)
+        new = np.asarray(combine(old, delta)).astype(old.dtype, copy=False)
         ctx.variables[ref.name] = new
         return (new,)
 
