@@ -81,10 +81,13 @@ class RefContext:
         key = (seed, seed2, op.user_name if seeded else id(op))
         n = self._draws.get(key, 0)
         self._draws[key] = n + 1
-        # Equal seeds give equal streams (as in TF); each unseeded op gets a stream of its own,
-        # numbered in the order of first use so that a context's ``seed`` still reproduces it.
-        stream = 0 if seeded else self._streams.setdefault(id(op), len(self._streams) + 1)
-        return np.random.default_rng([self.seed, seed, seed2, stream, n])
+        # Equal seeds give equal streams whatever the context (as in TF); each unseeded op gets
+        # a stream of its own, numbered in the order of first use, drawn from the context's
+        # ``seed`` (so a Session with a fresh seed differs from the last, as TF's do).
+        if seeded:
+            return np.random.default_rng([0, seed, seed2, 0, n])
+        stream = self._streams.setdefault(id(op), len(self._streams) + 1)
+        return np.random.default_rng([self.seed, 0, 0, stream, n])
 
     def read(self, ref: VariableRef, op: Operation) -> np.ndarray:
         try:

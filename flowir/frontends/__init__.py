@@ -1,0 +1,1 @@
+"""Frontends: the TF1-style graph API (``graph``); the ONNX importer arrives with its issue."""

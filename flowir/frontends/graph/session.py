@@ -1,0 +1,573 @@
+"""TF 1.15's ``Session`` and ``InteractiveSession``: run the parts of a graph that fetches need.
+
+``Session.run(fetches, feed_dict)`` looks up a compiled run by (fetches, fed tensors, feed
+shapes, backend). On a miss it extracts what the fetches need, cut at the fed tensors
+(``extract_subgraph``), gives the feeds their concrete types, turns variable state into
+inputs and outputs (``functionalize_state``), runs ``shape-inference,constant-fold,cse,
+canonicalize`` and compiles the pure program with the session's backend. A hit does no graph
+work: it converts the feeds, reads the variables, calls the executable and commits the new
+variable values.
+
+State: a session owns its variables' values (``name -> array``, stored read-only) and one
+``RefContext`` for random streams. A run commits all its new values together after it
+succeeds, so a failing run changes nothing; runs that update state hold the session lock from
+reading to committing, so concurrent ``assign_add`` runs lose no update.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import secrets
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from flowir.frontends.graph import errors
+from flowir.frontends.graph.dtypes import tf_type_string
+from flowir.frontends.graph.graph import Graph, _pop, _push, get_default_graph
+from flowir.frontends.graph.tensor import Operation, Tensor
+from flowir.ir.core import Trait
+from flowir.ir.errors import DTypeError, FlowirError, ShapeError, UnsupportedOpError
+from flowir.ir.ops.core import Placeholder
+from flowir.ir.ops.state import Variable as VariableOp
+from flowir.ir.reference import RefContext
+from flowir.ir.types import TensorType
+
+__all__ = ["Session", "InteractiveSession", "get_default_session"]
+
+#: The passes every compiled run goes through (pruning is implied by the extraction).
+PIPELINE = "shape-inference,constant-fold,cse,canonicalize"
+
+_DEFAULT_SESSIONS: contextvars.ContextVar[tuple[Session, ...]] = contextvars.ContextVar("flowir_default_sessions", default=())
+
+_ndarray = np.ndarray
+
+
+def get_default_session() -> Session | None:
+    """The innermost session made default in this thread (``with sess.as_default():``,
+    ``with Session() as sess:``, an ``InteractiveSession``), else ``None``."""
+    stack = _DEFAULT_SESSIONS.get()
+    return stack[-1] if stack else None
+
+
+# --------------------------------------------------------------------------------------------
+# Fetch structures
+
+
+class _Leaf:
+    """Marks where a fetched value goes in a fetch structure."""
+
+
+_LEAF = _Leaf()
+
+
+def _flatten_fetches(fetches: Any, leaves: list[Any]) -> Any:
+    """Collect the leaves of ``fetches`` in order; return a template to rebuild the structure."""
+    if fetches is None:
+        raise TypeError(f"Fetch argument None has invalid type {type(None)}")
+    if isinstance(fetches, (Tensor, Operation, str)) or (
+        hasattr(fetches, "_as_graph_element") and not isinstance(fetches, type)
+    ):
+        leaves.append(fetches)
+        return _LEAF
+    if isinstance(fetches, dict):
+        return (dict, type(fetches), [(k, _flatten_fetches(v, leaves)) for k, v in fetches.items()])
+    if isinstance(fetches, tuple) and hasattr(fetches, "_fields"):
+        return (tuple, type(fetches), [_flatten_fetches(v, leaves) for v in fetches])
+    if isinstance(fetches, (list, tuple)):
+        return (list, type(fetches), [_flatten_fetches(v, leaves) for v in fetches])
+    raise TypeError(
+        f"Fetch argument {fetches!r} has invalid type {type(fetches)!r}, must be a string or Tensor. "
+        f"(Can not convert a {type(fetches).__name__} into a Tensor or Operation.)"
+    )
+
+
+def _rebuild(template: Any, values: Iterator[Any]) -> Any:
+    if template is _LEAF:
+        return next(values)
+    kind, cls, items = template
+    if kind is dict:
+        out = {k: _rebuild(t, values) for k, t in items}
+        return out if cls is dict else cls(out)
+    built = [_rebuild(t, values) for t in items]
+    if cls is list:
+        return built
+    if kind is tuple:
+        return cls(*built)
+    return cls(built)
+
+
+# --------------------------------------------------------------------------------------------
+# Compiled runs
+
+
+class _Plan:
+    """What one (backend, fetches, feed keys) combination needs on every run: the resolved
+    fed tensors and their numpy dtypes, and the compiled runs per feed shapes."""
+
+    __slots__ = ("feeds", "np_dtypes", "targets", "slots", "string_slots", "entries")
+
+    def __init__(self) -> None:
+        self.feeds: list[Tensor] = []
+        self.np_dtypes: list[np.dtype] = []
+        #: The IR values to compute (unique), and for each fetch leaf its index in them
+        #: (``None`` for an op, which gives ``None``).
+        self.targets: list[Any] = []
+        self.slots: list[int | None] = []
+        self.string_slots: frozenset[int] = frozenset()
+        self.entries: dict[tuple[tuple[int, ...], ...], _Entry] = {}
+
+
+class _Entry:
+    """A compiled run: the executable and everything the run does around it, precomputed."""
+
+    __slots__ = ("executable", "reads", "writes", "provided", "locked")
+
+    def __init__(
+        self,
+        executable: Callable[..., tuple[list[Any], list[Any]]],
+        reads: list[str],
+        writes: list[str],
+        provided: list[Callable[[dict[str, Any]], Any]],
+        locked: bool,
+    ) -> None:
+        self.executable = executable
+        self.reads = reads
+        self.writes = writes
+        self.provided = provided
+        #: Whether the run holds the session lock from reading state to committing it.
+        self.locked = locked
+
+
+def _missing_feed_message(op: Operation) -> str:
+    t = op.outputs[0]
+    msg = f"You must feed a value for placeholder tensor {op.name!r} with dtype {tf_type_string(t.dtype)}"
+    shape = t.shape
+    if shape.ndims:
+        msg += " and shape [" + ",".join("?" if d is None else str(d) for d in shape.as_list()) + "]"
+    return msg
+
+
+#: Which ``OpError`` a flowir error raised while compiling or running becomes.
+_ERROR_CLASSES: tuple[tuple[type[BaseException], type[errors.OpError]], ...] = (
+    (UnsupportedOpError, errors.UnimplementedError),
+    (ShapeError, errors.InvalidArgumentError),
+    (DTypeError, errors.InvalidArgumentError),
+    (MemoryError, errors.ResourceExhaustedError),
+    (FlowirError, errors.InvalidArgumentError),
+)
+
+
+def _as_op_error(e: BaseException) -> errors.OpError:
+    for source, target in _ERROR_CLASSES:
+        if isinstance(e, source):
+            return target(None, None, str(e))
+    return errors.InternalError(None, None, f"{type(e).__name__}: {e}")
+
+
+# --------------------------------------------------------------------------------------------
+# Sessions
+
+
+class Session:
+    """Runs ``graph`` (default: the default graph) on a backend (default: the best installed).
+
+    ``target`` must be ``""`` (in-process); ``config`` is accepted and ignored. Use as a
+    context manager (which also makes the session and its graph the defaults) or call
+    ``close()``.
+    """
+
+    def __init__(self, target: str = "", graph: Graph | None = None, config: Any = None, backend: str | None = None) -> None:
+        if target:
+            raise errors.UnimplementedError(None, None, f"Session target {target!r}: only in-process sessions (target '') are supported")
+        if graph is None:
+            graph = get_default_graph()
+        elif not isinstance(graph, Graph):
+            raise TypeError(f"graph must be a tf.Graph, but got {type(graph)}")
+        from flowir import backends
+
+        self._graph = graph
+        self._config = config
+        self._backend = backends.get(backend)
+        self._state: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+        # Unseeded random ops differ from one session to the next, as in TF.
+        self._ctx = RefContext(seed=secrets.randbits(64))
+        self._closed = False
+        self._context_managers: list[contextlib.AbstractContextManager[Any]] = []
+
+    # -- properties --------------------------------------------------------------------------
+
+    @property
+    def graph(self) -> Graph:
+        return self._graph
+
+    @property
+    def graph_def(self) -> Any:
+        return self._graph.as_graph_def()
+
+    @property
+    def sess_str(self) -> str:
+        return ""
+
+    @property
+    def backend(self) -> Any:
+        """The ``flowir.backends.Backend`` this session compiles runs for."""
+        return self._backend
+
+    # -- default session ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def as_default(self) -> Iterator[Session]:
+        """Make this the default session (for ``Tensor.eval``, ``Operation.run``) in the block."""
+        _push(_DEFAULT_SESSIONS, self)
+        try:
+            yield self
+        finally:
+            _pop(_DEFAULT_SESSIONS, self)
+
+    def __enter__(self) -> Session:
+        graph_cm = self._graph.as_default()
+        session_cm = self.as_default()
+        graph_cm.__enter__()
+        session_cm.__enter__()
+        self._context_managers.extend((graph_cm, session_cm))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._exit_contexts()
+        self.close()
+
+    def _exit_contexts(self) -> None:
+        while self._context_managers:
+            self._context_managers.pop().__exit__(None, None, None)
+
+    def close(self) -> None:
+        """Free the session's variable values; later ``run`` calls raise ``RuntimeError``."""
+        with self._lock:
+            self._closed = True
+            self._state = {}
+
+    # -- running -----------------------------------------------------------------------------
+
+    def run(self, fetches: Any, feed_dict: dict[Any, Any] | None = None, options: Any = None, run_metadata: Any = None) -> Any:
+        """Compute ``fetches`` (a tensor, op, variable, tensor or op name, or any nested
+        list/tuple/namedtuple/dict of them) with ``feed_dict`` replacing tensors' values.
+
+        Returns the same structure with numpy values (0-d ones as numpy scalars, strings as
+        bytes) and ``None`` for ops. Only what the fetches need runs. Raises
+        ``ValueError`` for a fed value whose shape does not fit (before running anything),
+        ``errors.InvalidArgumentError`` for a missing feed, ``errors.FailedPreconditionError``
+        for an uninitialized variable, ``RuntimeError`` once closed.
+        """
+        if self._closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+        if type(fetches) is Tensor:
+            leaves: tuple[Any, ...] = (fetches,)
+            template: Any = _LEAF
+        else:
+            found: list[Any] = []
+            template = _flatten_fetches(fetches, found)
+            leaves = tuple(found)
+        if feed_dict:
+            keys = tuple(feed_dict)
+            values = list(feed_dict.values())
+        else:
+            keys = ()
+            values = []
+        cache = self._graph._run_cache
+        plan_key = (self._backend.name, leaves, keys)
+        plan = cache.get(plan_key)
+        if plan is None:
+            plan = cache[plan_key] = self._make_plan(leaves, keys)
+        arrays = []
+        for i, v in enumerate(values):
+            dt = plan.np_dtypes[i]
+            if type(v) is not _ndarray or (v.dtype is not dt and v.dtype != dt):
+                v = self._convert_feed(plan.feeds[i], v, dt)
+            arrays.append(v)
+        shapes = tuple([a.shape for a in arrays])
+        entry = plan.entries.get(shapes)
+        if entry is None:
+            entry = self._compile(plan, arrays, shapes)
+        fetched = self._execute(entry, arrays)
+        string_slots = plan.string_slots
+        results = []
+        for k, slot in enumerate(plan.slots):
+            if slot is None:
+                results.append(None)
+                continue
+            v = fetched[slot]
+            if type(v) is _ndarray:
+                if k in string_slots:
+                    v = _as_bytes(v)
+                if not v.shape:
+                    v = v[()]
+                elif not v.flags.writeable:
+                    # State and constants are stored read-only: hand out a copy the caller owns.
+                    v = v.copy()
+            results.append(v)
+        if template is _LEAF:
+            return results[0]
+        return _rebuild(template, iter(results))
+
+    def _execute(self, entry: _Entry, feeds: list[np.ndarray]) -> list[Any]:
+        if entry.locked:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("Attempted to use a closed Session.")
+                state_dict = self._state
+                if entry.provided:
+                    feeds = feeds + [provide(state_dict) for provide in entry.provided]
+                state = self._read_state(entry, state_dict)
+                fetched, new_state = self._call(entry, feeds, state)
+                if new_state:
+                    for name, value in zip(entry.writes, new_state):
+                        if type(value) is _ndarray:
+                            value.flags.writeable = False
+                        state_dict[name] = value
+            return fetched
+        if entry.reads:
+            with self._lock:
+                state = self._read_state(entry, self._state)
+        else:
+            state = []
+        return self._call(entry, feeds, state)[0]
+
+    def _call(self, entry: _Entry, feeds: list[np.ndarray], state: list[np.ndarray]) -> tuple[list[Any], list[Any]]:
+        try:
+            return entry.executable(feeds, state, self._ctx)
+        except errors.OpError:
+            raise
+        except (FlowirError, MemoryError) as e:
+            raise _as_op_error(e) from e
+
+    def _read_state(self, entry: _Entry, state: dict[str, np.ndarray]) -> list[np.ndarray]:
+        try:
+            return [state[name] for name in entry.reads]
+        except KeyError:
+            name = next(n for n in entry.reads if n not in state)
+            op = self._graph._ops_by_name.get(name)
+            raise errors.FailedPreconditionError(
+                op.node_def if op is not None else None, op, f"Attempting to use uninitialized value {name}"
+            ) from None
+
+    # -- feeds -------------------------------------------------------------------------------
+
+    def _convert_feed(self, t: Tensor, value: Any, dt: np.dtype) -> np.ndarray:
+        """``value`` as an array of ``t``'s dtype, converting only where no value changes kind
+        (ints to floats, wider to narrower of one kind; Python ints must fit)."""
+        if isinstance(value, Tensor) or hasattr(value, "_as_graph_element"):
+            raise TypeError(
+                "The value of a feed cannot be a tf.Tensor object. Acceptable feed values include Python scalars, "
+                f"strings, lists, numpy ndarrays, or TensorHandles. For reference, the tensor object was {value} "
+                f"which was passed to the argument `feed_dict` with key {t}."
+            )
+        arr = value if isinstance(value, _ndarray) else np.asarray(value)
+        if arr.dtype == dt:
+            return arr
+        if dt.kind == "O":
+            if arr.dtype.kind not in "OUS":
+                raise TypeError(f"Cannot feed a value of dtype {arr.dtype} for the string Tensor {t.name!r}")
+            return _as_bytes(arr.astype(object))
+        # Integers may change width or signedness (the values are checked below).
+        integral = arr.dtype.kind in "iub" and dt.kind in "iu"
+        if arr.dtype.kind in "OUS" or not (integral or np.can_cast(arr.dtype, dt, casting="same_kind")):
+            raise TypeError(
+                f"Cannot feed a value of dtype {arr.dtype} for Tensor {t.name!r} of dtype {t.dtype.name}: "
+                "the conversion would change values; cast it first"
+            )
+        out = arr.astype(dt)
+        if dt.kind in "iu" and arr.dtype.kind in "iub" and out.size and not np.array_equal(out, arr):
+            raise TypeError(
+                f"Type of feed value {value!r} is not compatible with Tensor type {t.dtype.name} of {t.name!r}: "
+                "its values do not fit. Try a larger type (e.g. int64) for the feed tensor."
+            )
+        return out
+
+    def _resolve_feed_key(self, key: Any) -> Tensor:
+        if hasattr(key, "_as_graph_element") and not isinstance(key, (Tensor, Operation)):
+            raise TypeError(
+                f"Cannot interpret feed_dict key as Tensor: {key!r} is a variable; variables are not fed "
+                "(feed its value tensor `v.value()` or assign to it)"
+            )
+        try:
+            t = self._graph.as_graph_element(key, allow_tensor=True, allow_operation=False)
+        except (KeyError, ValueError, TypeError) as e:
+            raise TypeError(f"Cannot interpret feed_dict key as Tensor: {e.args[0] if e.args else e}") from None
+        if not self._graph.is_feedable(t):
+            raise ValueError(f"Tensor {t} may not be fed.")
+        return t
+
+    # -- compiling ---------------------------------------------------------------------------
+
+    def _resolve_fetch(self, leaf: Any) -> Tensor | Operation:
+        try:
+            element = self._graph.as_graph_element(leaf, allow_tensor=True, allow_operation=True)
+        except TypeError as e:
+            raise TypeError(f"Fetch argument {leaf!r} has invalid type {type(leaf)!r}, must be a string or Tensor. ({e})") from None
+        except (KeyError, ValueError) as e:
+            raise ValueError(f"Fetch argument {leaf!r} cannot be interpreted as a Tensor. ({e.args[0] if e.args else e})") from None
+        if not self._graph.is_fetchable(element):
+            raise ValueError(f"Operation {element.name!r} has been marked as not fetchable.")
+        if isinstance(element, Tensor) and element.dtype._is_ref:
+            element = self._graph._variable_reads[element.op]
+        return element
+
+    def _make_plan(self, leaves: tuple[Any, ...], keys: tuple[Any, ...]) -> _Plan:
+        if not self._graph._ops_by_name:
+            raise RuntimeError("The Session graph is empty. Add operations to the graph before calling run().")
+        plan = _Plan()
+        index: dict[Any, int] = {}
+        strings = set()
+        for k, leaf in enumerate(leaves):
+            element = self._resolve_fetch(leaf)
+            if isinstance(element, Operation):
+                plan.slots.append(None)
+                if isinstance(element._ir, VariableOp):
+                    continue  # creating a variable does nothing at run time
+                value = element._control_value
+            else:
+                value = element._value
+                if element.dtype.ir.numpy.kind == "O":
+                    strings.add(k)
+            slot = index.get(value)
+            if slot is None:
+                slot = index[value] = len(plan.targets)
+                plan.targets.append(value)
+            if isinstance(element, Tensor):
+                plan.slots.append(slot)
+        plan.string_slots = frozenset(strings)
+        seen: set[Tensor] = set()
+        for key in keys:
+            t = key if type(key) is Tensor and self._graph.is_feedable(key) and key.graph is self._graph else self._resolve_feed_key(key)
+            if t in seen:
+                raise ValueError(f"Tensor {t.name!r} is fed twice (by {key!r} and another key)")
+            seen.add(t)
+            plan.feeds.append(t)
+            plan.np_dtypes.append(t.dtype.ir.numpy)
+        return plan
+
+    def _compile(self, plan: _Plan, arrays: list[np.ndarray], shapes: tuple[tuple[int, ...], ...]) -> _Entry:
+        from flowir.ir.transforms import extract_subgraph
+        from flowir.passes import PassManager
+        from flowir.passes.functionalize import functionalize_state
+
+        for t, a in zip(plan.feeds, arrays):
+            if not t.shape.is_compatible_with(a.shape):
+                raise ValueError(
+                    f"Cannot feed value of shape {a.shape!r} for Tensor {t.name!r}, which has shape {str(t.get_shape())!r}"
+                )
+        graph = self._graph
+        fed = {t._value for t in plan.feeds}
+        provided = [(t, fn) for t, fn in graph._session_provided.items() if t._value not in fed]
+        with graph._lock:
+            program_graph, _ = extract_subgraph(
+                graph.ir_graph, plan.targets, [t._value for t in plan.feeds] + [t._value for t, _ in provided]
+            )
+        inputs = program_graph.inputs
+        for arg, a in zip(inputs, arrays):
+            arg.type = TensorType(arg.type.dtype, a.shape)  # type: ignore[attr-defined]
+        used = []
+        for arg, (_, fn) in zip(inputs[len(arrays) :], provided):
+            if arg.has_uses or arg in program_graph.outputs:
+                used.append(fn)
+            else:
+                program_graph.remove_input(arg)
+        for op in program_graph.ops:
+            if isinstance(op, Placeholder):
+                source = graph._ops_by_name.get(op.user_name or "")
+                raise errors.InvalidArgumentError(
+                    source.node_def if source is not None else None, source, _missing_feed_message(source)
+                )
+        try:
+            signature = functionalize_state(program_graph)
+            program_graph = PassManager(PIPELINE).run(program_graph).graph
+            program = _program(program_graph, len(arrays) + len(used), signature, len(plan.targets))
+            executable = self._backend.compile(program)
+        except errors.OpError:
+            raise
+        except (FlowirError, MemoryError) as e:
+            raise _as_op_error(e) from e
+        random = any(Trait.RANDOM in op.traits for op in program_graph.ops)
+        entry = _Entry(
+            executable,
+            [name for name, _ in signature.reads],
+            list(signature.writes),
+            used,
+            locked=bool(signature.writes) or random or bool(used),
+        )
+        plan.entries[shapes] = entry
+        return entry
+
+    def make_callable(self, fetches: Any, feed_list: Sequence[Any] | None = None, accept_options: bool = False) -> Callable[..., Any]:
+        """A function running ``fetches`` with its positional arguments fed to ``feed_list``."""
+        feed_list = list(feed_list or ())
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if len(args) != len(feed_list):
+                raise TypeError(f"this callable takes {len(feed_list)} feed values, got {len(args)}")
+            return self.run(fetches, dict(zip(feed_list, args)))
+
+        return call
+
+
+def _program(graph: Any, num_feeds: int, signature: Any, num_fetches: int) -> Any:
+    from flowir.backends import Program
+
+    return Program(graph, num_feeds, [name for name, _ in signature.reads], num_fetches, list(signature.writes))
+
+
+def _as_bytes(a: np.ndarray) -> np.ndarray:
+    """A string array with every element as ``bytes`` (what TF hands out)."""
+    if a.dtype.kind != "O" or all(type(x) is bytes for x in a.reshape(-1).tolist()):
+        return a
+    out = np.empty(a.shape, dtype=object)
+    flat = out.reshape(-1)
+    for i, x in enumerate(a.reshape(-1).tolist()):
+        flat[i] = x.encode("utf-8") if isinstance(x, str) else x
+    return out
+
+
+class InteractiveSession(Session):
+    """A session that makes itself (and its graph) the default on creation, for shells and
+    notebooks: ``t.eval()`` works without a ``with`` block. ``close()`` undoes it."""
+
+    def __init__(self, target: str = "", graph: Graph | None = None, config: Any = None, backend: str | None = None) -> None:
+        super().__init__(target, graph, config, backend)
+        self.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        super().close()
+        self._exit_contexts()
+
+
+def _session_for(graph: Graph, session: Session | None, what: str, hint: str) -> Session:
+    if session is None:
+        session = get_default_session()
+        if session is None:
+            raise ValueError(
+                f"Cannot {what}: No default session is registered. Use `with sess.as_default()` or pass an "
+                f"explicit session to `{hint}`"
+            )
+        if session.graph is not graph:
+            raise ValueError(
+                f"Cannot use the default session to {what.split(' using')[0]}: the graph is different from the "
+                f"session's graph. Pass an explicit session to `{hint}`."
+            )
+    elif session.graph is not graph:
+        raise ValueError(
+            f"Cannot use the given session to {what.split(' using')[0]}: the graph is different from the session's graph."
+        )
+    return session
+
+
+def _run_using_default_session(element: Any, feed_dict: Any, session: Session | None, what: str, hint: str) -> Any:
+    """``session.run(element, feed_dict)``, the default session when ``session`` is ``None``."""
+    return _session_for(element.graph, session, what, hint).run(element, feed_dict)

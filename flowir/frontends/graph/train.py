@@ -1,0 +1,73 @@
+"""``tf.train``: for now ``write_graph``; optimizers and ``Saver`` arrive with later issues."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from flowir.frontends.graph.graph import Graph, GraphDef
+from flowir.ir.printer import print_graph
+
+__all__ = ["write_graph"]
+
+
+def write_graph(graph_or_graph_def: Graph | GraphDef, logdir: str, name: str, as_text: bool = True) -> str:
+    """Write a graph as flowir's textual IR (what ``flowir opt`` reads) to ``logdir/name``.
+
+    ``graph_or_graph_def`` is a ``Graph`` or a ``GraphDef`` (``graph.as_graph_def()``,
+    ``sess.graph_def``). ``logdir`` is created if missing. The file is replaced atomically
+    (written to a temporary file beside it, synced, then renamed), so a reader never sees
+    half a graph. flowir has one, textual, graph format: ``as_text=False`` writes the same
+    text. Returns the path written.
+    """
+    if isinstance(graph_or_graph_def, Graph):
+        with graph_or_graph_def._lock:
+            text = print_graph(graph_or_graph_def.ir_graph)
+    elif isinstance(graph_or_graph_def, GraphDef):
+        text = graph_or_graph_def.text
+    else:
+        raise TypeError(f"write_graph takes a Graph or a GraphDef, got {type(graph_or_graph_def).__name__}")
+    if not text.endswith("\n"):
+        text += "\n"
+    logdir = os.fspath(logdir)
+    if logdir:
+        os.makedirs(logdir, exist_ok=True)
+    path = os.path.join(logdir, name)
+    _write_atomically(path, text)
+    return path
+
+
+def _write_atomically(path: str, text: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+    _sync_directory(directory)
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _sync_directory(directory: str) -> None:
+    # Makes the rename itself durable; not every platform can open a directory.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
