@@ -7,7 +7,9 @@
 
 from flowir.frontends.graph import *  # noqa: F403
 from flowir.frontends.graph import __all__ as _graph_all
+from flowir.frontends.graph import losses  # noqa: F401
+from flowir.frontends.graph.gradients import gradients, stop_gradient  # noqa: F401
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", *_graph_all]
+__all__ = ["__version__", "losses", *_graph_all]

@@ -1,4 +1,4 @@
-"""Backends, picked by name: ``numpy`` (the reference interpreter), later ``jax`` and ``onnx``.
+"""Backends, picked by name: ``numpy`` (the reference interpreter), ``jax`` (XLA), later ``onnx``.
 
 The registry holds loader functions, so naming a backend imports only that backend and
 ``import flowir`` imports none (tinygrad's ``Device.get_class``).
@@ -37,7 +37,13 @@ def _load_numpy() -> Backend:
     return NumpyBackend()
 
 
-_LOADERS: dict[str, Callable[[], Backend]] = {"numpy": _load_numpy}
+def _load_jax() -> Backend:
+    from flowir.backends.jax import JaxBackend
+
+    return JaxBackend()
+
+
+_LOADERS: dict[str, Callable[[], Backend]] = {"numpy": _load_numpy, "jax": _load_jax}
 _LOADED: dict[str, Backend] = {}
 
 

@@ -56,10 +56,14 @@ class Executable(abc.ABC):
     """A compiled ``Program``, called once per run.
 
     ``executable(feeds, state, ctx)`` takes the feed arrays (in the program's feed order) and
-    the values of the ``state_reads`` variables, and returns ``(fetches, new_state)``: the
-    fetch values and the values of the ``state_writes`` variables. ``ctx`` carries the random
+    the values of the ``state_reads`` variables (numpy arrays, or arrays the backend returned
+    as new state), and returns ``(fetches, new_state)``: the fetch values (numpy arrays) and
+    the values of the ``state_writes`` variables (numpy arrays, or the backend's own arrays,
+    which the jax backend keeps on its device). ``ctx`` carries the random
     streams (a session keeps one across runs). Inputs are never modified, and no returned
-    array shares memory with them, so callers may hand out and keep both. A kernel that fails
+    array shares memory with them, so callers may hand out and keep both; the exception: a
+    backend that ``donates_state`` may consume state arrays (the old values of variables the
+    run writes), which the caller then replaces by the new state. A kernel that fails
     raises a ``FlowirError`` naming the op, its operands and where it was created; nothing
     is returned then.
     """
@@ -76,6 +80,9 @@ class Backend(abc.ABC):
     """A way to run programs, known by ``name`` in the backend registry."""
 
     name: ClassVar[str] = ""
+    #: Whether executables may consume (donate) the state arrays passed to them: a caller must
+    #: then not pass an array it holds to one call while another call may still consume it.
+    donates_state: ClassVar[bool] = False
 
     @abc.abstractmethod
     def unsupported_ops(self, graph: Graph) -> list[Operation]:
@@ -88,6 +95,12 @@ class Backend(abc.ABC):
         Raises ``UnsupportedOpError`` naming every op the backend cannot run (see
         ``unsupported_op_error``) before anything runs.
         """
+
+    def with_options(self, *, allow_soft_placement: bool = True) -> Backend:
+        """This backend configured with a session's options (``allow_soft_placement``: run ops
+        placed on a missing device elsewhere rather than fail). Backends that place nothing
+        ignore them and return themselves; others return one instance per setting."""
+        return self
 
     def unsupported_reason(self, op: Operation) -> str | None:
         """Why this backend cannot run ``op``, for the error message; ``None`` if unknown."""

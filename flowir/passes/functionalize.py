@@ -13,7 +13,8 @@ from flowir.ir.core import BlockArgument, Graph, Operation, Trait, Value
 from flowir.ir.errors import PassError, UnsupportedOpError
 from flowir.ir.ops import math as math_ops
 from flowir.ir.ops import state as state_ops
-from flowir.ir.types import TensorType
+from flowir.ir.ops import train as train_ops
+from flowir.ir.types import ResourceType, TensorType
 from flowir.passes.manager import Pass, PassResult
 
 __all__ = ["FunctionalizeStatePass", "StateSignature", "functionalize_state", "STATE_RULES"]
@@ -103,26 +104,41 @@ STATE_RULES[state_ops.AssignAdd] = _update_rule(math_ops.Add)
 STATE_RULES[state_ops.AssignSub] = _update_rule(math_ops.Sub)
 
 
+@_state_rule(state_ops.ApplyAdam)
+def _apply_adam(op: Operation, state: _State) -> Value:
+    handles = op.operands[:3]
+    # Every value is taken before any is assigned: the step reads the state from before it.
+    old = [state.value(h) for h in handles]
+    new_op = train_ops.AdamUpdate.create(
+        *old, *op.operands[3:], name=op.user_name, loc=op.location, device=op.device, use_nesterov=op.use_nesterov
+    )
+    state.graph.insert_before(op, new_op)
+    for h, new in zip(handles, new_op.results):
+        state.assign(h, new)
+    return new_op.results[0]
+
+
 def _check_state_ops(graph: Graph) -> None:
     """Raise, before anything changes, if some state op cannot be made dataflow."""
     unsupported = []
     for op in graph.ops:
         cls = type(op)
         if cls is state_ops.Variable:
+            # Which operands of a state op may be handles is its type rule's business.
             for user, i in op.results[0].uses:
-                if i >= 0 and (i != 0 or type(user) not in STATE_RULES):
+                if i >= 0 and type(user) not in STATE_RULES:
                     raise PassError(
                         f"{user.describe_op()} takes the variable handle {op.results[0].describe()} as data; "
                         "only state ops may take a handle",
                         user.context_lines(),
                     )
         elif cls in STATE_RULES:
-            handle = op.operands[0]
-            if type(handle.owner) is not state_ops.Variable:
-                raise PassError(
-                    f"{op.describe_op()}: its variable handle {handle.describe()} does not come from a state.variable op",
-                    op.context_lines(),
-                )
+            for handle in op.operands:
+                if type(handle.type) is ResourceType and type(handle.owner) is not state_ops.Variable:
+                    raise PassError(
+                        f"{op.describe_op()}: its variable handle {handle.describe()} does not come from a state.variable op",
+                        op.context_lines(),
+                    )
         elif Trait.STATEFUL in op.traits:
             unsupported.append(op)
     if unsupported:
@@ -140,9 +156,10 @@ def functionalize_state(graph: Graph) -> StateSignature:
     named by the variable and typed by its value type, in order of first use. Reads and
     updates act in program order: ``state.read`` is the current value, ``state.assign(v, x)``
     makes ``x`` the value, ``state.assign_add``/``assign_sub`` a ``math.add``/``math.sub`` of
-    the current value and the delta; each update's result is the new value. The final value
-    of every assigned variable is appended to the graph outputs, named by the variable, in
-    order of first assignment.
+    the current value and the delta, ``state.apply_adam`` a ``train.adam_update`` of the current
+    values of its variables (var, m, v) whose results are their new values; each update's
+    result is the (first) new value. The final value of every assigned variable is appended
+    to the graph outputs, named by the variable, in order of first assignment.
 
     A control dependency on a replaced op is moved to the value that replaces it, dropped
     where that is a graph input or a variable handle (nothing is left to order). Afterwards

@@ -3,7 +3,8 @@
 Strategies for dtypes, shapes, types and arrays live in ``flowir.testing.strategies``; random
 well-typed graphs over the whole op catalog, with matching feeds, in
 ``flowir.testing.generation``; per-dtype comparison in ``flowir.testing.checks``; large
-model-like graphs for benchmarks in ``flowir.testing.bigraph``.
+model-like graphs for benchmarks in ``flowir.testing.bigraph``; gradients against finite
+differences (``check_grads``) in ``flowir.testing.gradcheck``.
 
 A property test of a pass: the pass must not change what a graph computes.
 
@@ -59,6 +60,7 @@ _EXPORTS: dict[str, str] = {
         ["arrays_for", "broadcastable_shapes", "dtypes", "elements_for", "shapes", "tensor_types"], "strategies"
     ),
     "model_graph": "bigraph",
+    **dict.fromkeys(["check_grads", "vjp"], "gradcheck"),
 }
 
 __all__ = list(_EXPORTS)

@@ -181,13 +181,19 @@ class GeneratedGraph:
         p.text(repr(self))
 
 
-def generatable_ops(*, require_kernels: bool = True) -> list[type[Operation]]:
+def generatable_ops(*, require_kernels: bool = True, catalog_only: bool = True) -> list[type[Operation]]:
     """Registered ops that have a generation rule (and, with ``require_kernels``, a reference
-    kernel, so generated graphs can run), in registry order."""
+    kernel, so generated graphs can run), in registry order.
+
+    With ``catalog_only`` (the default) only flowir's own ops are listed: ops that a program
+    or a test registers for itself join a generated graph only when passed explicitly.
+    """
     return [
         cls
         for cls in OP_REGISTRY.values()
-        if rule_for(cls) is not None and (not require_kernels or cls in IMPL_RULES)
+        if rule_for(cls) is not None
+        and (not require_kernels or cls in IMPL_RULES)
+        and (not catalog_only or cls.__module__.startswith("flowir."))
     ]
 
 

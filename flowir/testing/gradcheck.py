@@ -129,7 +129,7 @@ def check_grads(
     ``None`` dims or unknown ranks to exercise the run-time shape paths of the rules.
     Tolerances default per dtype; a check passes when the two sides differ by at most
     ``atol + rtol * scale``, ``scale`` summing the magnitudes of the terms of both sides.
-    Raises ``AssertionError`` naming the argument, the order and both values.
+    Raises ``AssertionError`` naming the derivative, the argument and both values.
     """
     arrays = [np.asarray(a) for a in args]
     if not arrays:
@@ -141,6 +141,28 @@ def check_grads(
     atol = d_atol if atol is None else atol
     rng = np.random.default_rng(seed)
     types = _types(arrays, input_types)
+    for level in range(1, order + 1):
+        built, cts = _check_level(fun, arrays, types, level, rng, eps, rtol, atol)
+        live = [i for i, g in enumerate(built.grads) if g is not None]
+        if not live:
+            return
+        # The next level checks the VJP as a function of the arguments and the cotangents.
+        fun = _vjp_fun(fun, len(arrays), live)
+        arrays = [*arrays, *cts]
+        types = [*types, *(o.type for o in built.outs)]  # type: ignore[list-item]
+
+
+def _check_level(
+    fun: GradFun,
+    arrays: list[np.ndarray],
+    types: list[TensorType],
+    level: int,
+    rng: np.random.Generator,
+    eps: float,
+    rtol: float,
+    atol: float,
+) -> tuple[_Built, list[np.ndarray]]:
+    """Check ``fun``'s VJP at ``arrays`` for random cotangents (returned) and directions."""
     built = _Built(fun, types)
     outs = built.forward(arrays)
     cts = [rng.standard_normal(o.shape).astype(o.dtype) for o in outs]
@@ -161,32 +183,22 @@ def check_grads(
         scale = float(sum(np.abs(t).sum() for t in numeric_terms)) + float(np.abs(analytic_terms).sum())
         if not abs(numeric - analytic) <= atol + rtol * scale:
             raise AssertionError(
-                f"order-{order} check: the VJP of argument {i} (shape {x.shape}) along a random direction is "
+                f"derivative {level}: the VJP of argument {i} (shape {x.shape}) along a random direction is "
                 f"{analytic!r}, finite differences give {numeric!r} (eps {eps}, scale {scale:.3g})"
             )
-    if order > 1:
-        live = [i for i, g in enumerate(built.grads) if g is not None]
-        if not live:
-            return
-        n = len(arrays)
+    return built, cts
 
-        def vjp_fun(emit: Callable[..., Operation], *values: Value) -> list[Value]:
-            xs, ct_values = list(values[:n]), list(values[n:])
-            inner = _as_values(fun(emit, *xs))
-            got = gradients(xs[0].graph, inner, xs, ct_values, emit=emit)  # type: ignore[attr-defined]
-            return [got[i] for i in live]  # type: ignore[misc]
 
-        ct_types = [o.type for o in built.outs]
-        check_grads(
-            vjp_fun,
-            [*arrays, *cts],
-            order - 1,
-            eps=eps,
-            rtol=rtol,
-            atol=atol,
-            seed=seed + 1,
-            input_types=[*types, *ct_types],  # type: ignore[list-item]
-        )
+def _vjp_fun(fun: GradFun, n: int, live: list[int]) -> GradFun:
+    """``(xs, cts) -> the gradients of fun at xs for cts`` (those at ``live``), as a ``GradFun``."""
+
+    def vjp_fun(emit: Callable[..., Operation], *values: Value) -> list[Value]:
+        xs, ct_values = list(values[:n]), list(values[n:])
+        inner = _as_values(fun(emit, *xs))
+        got = gradients(xs[0].graph, inner, xs, ct_values, emit=emit)  # type: ignore[attr-defined]
+        return [got[i] for i in live]  # type: ignore[misc]
+
+    return vjp_fun
 
 
 def _replace(arrays: Sequence[np.ndarray], i: int, new: np.ndarray) -> list[np.ndarray]:

@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 from flowir.ir import ops
 from flowir.ir.core import Operation
 from flowir.ir.dtypes import DType
+from flowir.ir.errors import FlowirError
+from flowir.ir.location import UNKNOWN_LOC
 from flowir.ir.ops._base import FLOATS, NUMERIC, BinaryElementwise, UnaryElementwise
 from flowir.ir.types import ResourceType, TensorType
 from flowir.testing._pool import Build, Entry, GenRule, Pool, is_symbol
@@ -686,6 +688,54 @@ GEN_RULES[ops.AssignAdd] = _update_rule(NUMERIC)
 GEN_RULES[ops.AssignSub] = _update_rule(NUMERIC)
 
 
+def _slot_variable(draw: st.DrawFn, pool: Pool, value_type: TensorType, taken: Sequence[Entry]) -> Entry | None:
+    """A variable holding ``value_type`` (an optimizer slot) other than those ``taken``: an
+    existing one or a new one."""
+    found = [e for e in pool.variable_entries() if e.witness.value_type == value_type and e not in taken]  # type: ignore[attr-defined]
+    if found and pool.chance(0.5):
+        return pool.choose(found)
+    build = Build((), {"shared_name": f"var{len(pool.variables)}"}, result_types=(ResourceType(value_type),))
+    return None if pool.emit(ops.Variable, build) is None else pool.entries[-1]
+
+
+@gen_rule(ops.ApplyAdam)
+def _apply_adam(draw: st.DrawFn, pool: Pool) -> Build | None:
+    var = _variable(draw, pool, FLOATS)
+    if var is None:
+        return None
+    vt: TensorType = var.witness.value_type  # type: ignore[attr-defined]
+    m = _slot_variable(draw, pool, vt, [var])
+    v = None if m is None else _slot_variable(draw, pool, vt, [var, m])
+    if v is None:
+        return None
+    grad = pool.operand(vt.dtype, vt.shape)  # type: ignore[arg-type]
+    return Build((var, m, v, *_adam_scalars(draw, pool, vt.dtype), grad), {"use_nesterov": draw(st.booleans())})
+
+
+# --------------------------------------------------------------------------------------------
+# Train: fused optimizer updates
+
+
+def _adam_scalars(draw: st.DrawFn, pool: Pool, dtype: DType) -> list[Entry]:
+    """Constants for Adam's ``beta1_power, beta2_power, lr, beta1, beta2, epsilon`` as an
+    optimizer sets them (betas in [0, 1), their powers at a step ``t`` in 1..3, so the bias
+    correction never divides by zero); the tensors updated are arbitrary."""
+    beta1 = draw(st.sampled_from([0.9, 0.5, 0.0]))
+    beta2 = draw(st.sampled_from([0.999, 0.9, 0.5]))
+    t = draw(st.integers(1, 3))
+    values = [beta1**t, beta2**t, draw(st.sampled_from([1e-3, 0.1, 1.0])), beta1, beta2, draw(st.sampled_from([1e-8, 1e-3, 1.0]))]
+    return [pool.new_constant(dtype, (), splat=x) for x in values]
+
+
+@gen_rule(ops.AdamUpdate)
+def _adam_update(draw: st.DrawFn, pool: Pool) -> Build | None:
+    var = pool.pick(dtypes=FLOATS)
+    if var is None:
+        return None
+    m, v, grad = (pool.operand(var.dtype, var.shape) for _ in range(3))
+    return Build((var, m, v, *_adam_scalars(draw, pool, var.dtype), grad), {"use_nesterov": draw(st.booleans())})
+
+
 # --------------------------------------------------------------------------------------------
 # Random
 
@@ -857,3 +907,96 @@ def _sigmoid_cross_entropy(draw: st.DrawFn, pool: Pool) -> Build | None:
         return None
     labels = pool.operand(logits.dtype, logits.shape)
     return Build((logits, labels) if draw(st.booleans()) else (labels, logits))
+
+
+# --------------------------------------------------------------------------------------------
+# The grad dialect: each op is built as the adjoint of a forward op drawn by that op's rule,
+# so its operands have the shapes the forward op relates.
+
+
+def _forward_witness(cls: type[Operation], build: Build) -> tuple[TensorType, ...] | None:
+    """The witness result types of ``cls`` built from ``build`` (the op itself is not added)."""
+    operands = tuple([e.shadow for e in x] if isinstance(x, (list, tuple)) else x.shadow for x in build.operands)
+    try:
+        op = cls.create(*operands, loc=UNKNOWN_LOC, **build.attrs)
+    except FlowirError:
+        return None
+    op._drop_uses()
+    return tuple(r.type for r in op.results)  # type: ignore[misc]
+
+
+def _adjoint_rule(forward: type[Operation], make: Callable[[Pool, Build, tuple[Entry, ...]], Build]) -> GenRule:
+    """A rule drawing ``forward`` with its own rule, then a numeric cotangent of each of its
+    results' witness shapes, and building the adjoint with ``make(pool, build, cotangents)``."""
+
+    def rule(draw: st.DrawFn, pool: Pool) -> Build | None:
+        build = rule_for(forward)(draw, pool)  # type: ignore[misc]
+        dtypes = pool.allowed(NUMERIC)
+        if build is None or not dtypes:
+            return None
+        results = _forward_witness(forward, build)
+        if results is None:
+            return None
+        dtype = draw(st.sampled_from(dtypes))
+        return make(pool, build, tuple(pool.operand(dtype, r.shape) for r in results))  # type: ignore[arg-type]
+
+    return rule
+
+
+GEN_RULES[ops.StopGradient] = _identity
+GEN_RULES[ops.StridedSliceGrad] = _adjoint_rule(ops.StridedSlice, lambda pool, b, cts: Build((cts[0], b.operands[0]), b.attrs))
+GEN_RULES[ops.GatherGrad] = _adjoint_rule(ops.Gather, lambda pool, b, cts: Build((cts[0], b.operands[1], b.operands[0]), b.attrs))
+GEN_RULES[ops.Untile] = _adjoint_rule(ops.Tile, lambda pool, b, cts: Build((cts[0], b.operands[0]), b.attrs))
+GEN_RULES[ops.PadGrad] = _adjoint_rule(
+    ops.Pad, lambda pool, b, cts: Build((cts[0],), {k: v for k, v in b.attrs.items() if k != "constant_value"})
+)
+GEN_RULES[ops.SplitLike] = _adjoint_rule(ops.Concat, lambda pool, b, cts: Build((cts[0], b.operands[0]), b.attrs))
+
+
+@gen_rule(ops.SumTo)
+def _sum_to(draw: st.DrawFn, pool: Pool) -> Build | None:
+    x = pool.pick(dtypes=NUMERIC)
+    if x is None:
+        return None
+    like = pool.operand(draw(st.sampled_from(pool.allowed(None))), x.shape, broadcast=True)
+    return Build((x, like))
+
+
+@gen_rule(ops.BroadcastLike)
+def _broadcast_like(draw: st.DrawFn, pool: Pool) -> Build | None:
+    like = pool.pick()
+    if like is None:
+        return None
+    x = pool.operand(draw(st.sampled_from(pool.allowed(None))), like.shape, broadcast=True)
+    return Build((x, like))
+
+
+@gen_rule(ops.Unreduce)
+def _unreduce(draw: st.DrawFn, pool: Pool) -> Build | None:
+    """``g`` shaped as a reduction of ``like`` (drawn by the reductions' rule) would be."""
+    mean = draw(st.booleans())
+    dtypes = pool.allowed(FLOATS if mean else NUMERIC)
+    build = rule_for(ops.ReduceSum)(draw, pool)  # type: ignore[misc]
+    if build is None or not dtypes:
+        return None
+    results = _forward_witness(ops.ReduceSum, build)
+    if results is None:
+        return None
+    g = pool.operand(draw(st.sampled_from(dtypes)), results[0].shape)  # type: ignore[arg-type]
+    return Build((g, build.operands[0]), {**build.attrs, "mean": mean})
+
+
+@gen_rule(ops.ReshapeLike)
+def _reshape_like(draw: st.DrawFn, pool: Pool) -> Build | None:
+    """``like`` regroups ``x``'s elements (a reshape of it drawn by the reshape rule, its -1
+    taking ``x``'s symbol)."""
+    build = _reshape(draw, pool)
+    if build is None:
+        return None
+    (x,) = build.operands
+    symbol = next((d for d in x.shape if is_symbol(d)), None)
+    n = math.prod(d for d in x.shape if not is_symbol(d))
+    known = math.prod(d for d in build.attrs["shape"] if d != -1)
+    shape = tuple((symbol if symbol is not None else n // known) if d == -1 else d for d in build.attrs["shape"])
+    like = pool.operand(draw(st.sampled_from(pool.allowed(None))), shape)
+    return Build((x, like))

@@ -54,7 +54,7 @@ def test_default_is_numpy_until_jax_registers(registry, monkeypatch) -> None:
 
 def test_unknown_name_lists_the_available_ones(registry) -> None:
     registry.register_backend("fake", FakeBackend)
-    with pytest.raises(ValueError, match=r"unknown backend 'nope' \(available: fake, numpy\)"):
+    with pytest.raises(ValueError, match=r"unknown backend 'nope' \(available: fake, jax, numpy\)"):
         registry.get("nope")
 
 

@@ -25,7 +25,10 @@ def _fresh_graph():
 
 
 def run(fetches: Any, feed_dict: dict | None = None) -> Any:
-    with tf.Session() as sess:
+    # These tests pin the ops' semantics against numpy formulas, subnormals included: they run
+    # on the reference backend (the jax backend, which flushes subnormals to zero as TF's
+    # kernels do, is checked against the reference in tests/backends/test_jax*.py).
+    with tf.Session(backend="numpy") as sess:
         return sess.run(fetches, feed_dict)
 
 

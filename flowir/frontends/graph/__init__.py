@@ -11,6 +11,7 @@ from flowir.frontends.graph.building import *  # noqa: F403
 from flowir.frontends.graph.building import __all__ as _building_all
 from flowir.frontends.graph.dtypes import *  # noqa: F403
 from flowir.frontends.graph.dtypes import __all__ as _dtypes_all
+from flowir.frontends.graph.gradients import gradients, stop_gradient  # noqa: F401
 from flowir.frontends.graph.graph import *  # noqa: F403
 from flowir.frontends.graph.graph import __all__ as _graph_all
 from flowir.frontends.graph.math_ops import *  # noqa: F403

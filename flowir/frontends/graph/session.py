@@ -8,10 +8,13 @@ canonicalize`` and compiles the pure program with the session's backend. A hit d
 work: it converts the feeds, reads the variables, calls the executable and commits the new
 variable values.
 
-State: a session owns its variables' values (``name -> array``, stored read-only) and one
-``RefContext`` for random streams. A run commits all its new values together after it
-succeeds, so a failing run changes nothing; runs that update state hold the session lock from
-reading to committing, so concurrent ``assign_add`` runs lose no update.
+State: a session owns its variables' values (``name -> array``: numpy arrays stored
+read-only, or the backend's device arrays, which the jax backend keeps on its device between
+runs) and one ``RefContext`` for random streams. A run commits all its new values together
+after it succeeds, so a failing run changes nothing; runs that update state hold the session
+lock from reading to committing, so concurrent ``assign_add`` runs lose no update. With a
+backend that donates state (``Backend.donates_state``: an update consumes the old arrays),
+runs that only read state hold the lock through the call too.
 """
 
 from __future__ import annotations
@@ -175,7 +178,9 @@ def _as_op_error(e: BaseException) -> errors.OpError:
 class Session:
     """Runs ``graph`` (default: the default graph) on a backend (default: the best installed).
 
-    ``target`` must be ``""`` (in-process); ``config`` is accepted and ignored. Use as a
+    ``target`` must be ``""`` (in-process); of ``config`` (any object or dict), only
+    ``allow_soft_placement`` is read (default True: an op placed on a missing device runs on
+    the CPU; False: such a run fails). Use as a
     context manager (which also makes the session and its graph the defaults) or call
     ``close()``.
     """
@@ -191,8 +196,8 @@ class Session:
 
         self._graph = graph
         self._config = config
-        self._backend = backends.get(backend)
-        self._state: dict[str, np.ndarray] = {}
+        self._backend = backends.get(backend).with_options(allow_soft_placement=_soft_placement(config))
+        self._state: dict[str, Any] = {}
         self._lock = threading.Lock()
         # Unseeded random ops differ from one session to the next, as in TF.
         self._ctx = RefContext(seed=secrets.randbits(64))
@@ -279,7 +284,7 @@ class Session:
             keys = ()
             values = []
         cache = self._graph._run_cache
-        plan_key = (self._backend.name, leaves, keys)
+        plan_key = (self._backend, leaves, keys)
         plan = cache.get(plan_key)
         if plan is None:
             plan = cache[plan_key] = self._make_plan(leaves, keys)
@@ -333,6 +338,9 @@ class Session:
         if entry.reads:
             with self._lock:
                 state = self._read_state(entry, self._state)
+                if self._backend.donates_state:
+                    # A concurrent update may donate (consume) these arrays once the lock is free.
+                    return self._call(entry, feeds, state)[0]
         else:
             state = []
         return self._call(entry, feeds, state)[0]
@@ -513,6 +521,14 @@ class Session:
             return self.run(fetches, dict(zip(feed_list, args)))
 
         return call
+
+
+def _soft_placement(config: Any) -> bool:
+    """A session config's ``allow_soft_placement`` (an attribute or a dict key); True without one."""
+    if config is None:
+        return True
+    value = config.get("allow_soft_placement", True) if isinstance(config, dict) else getattr(config, "allow_soft_placement", True)
+    return bool(value)
 
 
 def _program(graph: Any, num_feeds: int, signature: Any, num_fetches: int) -> Any:

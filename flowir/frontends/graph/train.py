@@ -1,4 +1,5 @@
-"""``tf.train``: for now ``write_graph``; optimizers and ``Saver`` arrive with later issues."""
+"""``tf.train``: ``write_graph``, the optimizers and the global step (``Saver`` arrives with a
+later issue)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import os
 import tempfile
 
 from flowir.frontends.graph.graph import Graph, GraphDef
+from flowir.frontends.graph.optimizers import *  # noqa: F403
+from flowir.frontends.graph.optimizers import __all__ as _optimizers_all
 from flowir.ir.printer import print_graph
 
-__all__ = ["write_graph"]
+__all__ = ["write_graph", *_optimizers_all]
 
 
 def write_graph(graph_or_graph_def: Graph | GraphDef, logdir: str, name: str, as_text: bool = True) -> str:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 from flowir.ir.attributes import Ints
-from flowir.ir.core import Operation, Trait, attr, register_op
+from flowir.ir.core import Operation, Trait, attr, operand, register_op
 from flowir.ir.dtypes import DType
 from flowir.ir.errors import DTypeError, OpAttributeError
-from flowir.ir.ops._base import FLOATS
-from flowir.ir.types import TensorType
+from flowir.ir.ops._base import FLOATS, require_dtypes, tensor
+from flowir.ir.types import TensorType, Type
 
-__all__ = ["RandomUniform", "RandomNormal", "TruncatedNormal"]
+__all__ = ["RandomUniform", "RandomNormal", "TruncatedNormal", "RandomUniformLike"]
 
 #: Integer dtypes ``RandomUniform`` can draw, as TF's ``RandomUniformInt``.
 UNIFORM_INT_DTYPES = frozenset({DType.int32, DType.int64})
@@ -88,3 +88,23 @@ class TruncatedNormal(RandomOp):
     name = "random.truncated_normal"
     mean = attr(float, default=0.0)
     stddev = attr(float, default=1.0)
+
+
+@register_op
+class RandomUniformLike(Operation):
+    """Uniform floats in ``[minval, maxval)`` of ``x``'s type (float): only ``x``'s run-time
+    shape is used, so dims unknown while building are drawn too (ONNX's
+    ``RandomUniformLike``; dropout's noise for a batch of any size)."""
+
+    name = "random.uniform_like"
+    traits = frozenset({Trait.RANDOM})
+    x = operand()
+    minval = attr(float, default=0.0)
+    maxval = attr(float, default=1.0)
+    seed = attr(int, default=0)
+    seed2 = attr(int, default=0)
+
+    def infer_type(self, x: Type) -> TensorType:
+        t = tensor(x, "x")
+        require_dtypes(t, FLOATS, "x")
+        return t

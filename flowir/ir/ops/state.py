@@ -12,9 +12,10 @@ from __future__ import annotations
 from flowir.ir.core import Operation, Trait, attr, operand, register_op
 from flowir.ir.errors import DTypeError, OpAttributeError, ShapeError
 from flowir.ir.ops._base import NUMERIC, require_dtypes, tensor
+from flowir.ir.ops.train import adam_update_type
 from flowir.ir.types import ResourceType, TensorType, Type, format_shape
 
-__all__ = ["Variable", "Read", "Assign", "AssignAdd", "AssignSub"]
+__all__ = ["Variable", "Read", "Assign", "AssignAdd", "AssignSub", "ApplyAdam"]
 
 STATEFUL = frozenset({Trait.STATEFUL})
 
@@ -137,3 +138,50 @@ class AssignSub(Operation):
 
     def infer_type(self, ref: Type, delta: Type) -> TensorType:
         return _checked_update(ref, delta, "delta", numeric=True)
+
+
+@register_op
+class ApplyAdam(Operation):
+    """One Adam step on the variables ``var``, ``m`` and ``v`` (TF's ``ApplyAdam``): sets
+    them to the ``train.adam_update`` of their values and ``grad`` (same operands, same rule)
+    and yields the new value of ``var``.
+
+    Every new value is computed from the values before the step (all three are read first,
+    then written in the order var, m, v). Operand rules: see ``adam_update_type``, with the
+    handles' value types for var, m and v.
+    """
+
+    name = "state.apply_adam"
+    traits = STATEFUL
+    var = operand()
+    m = operand(doc="the first moment estimate")
+    v = operand(doc="the second moment estimate")
+    beta1_power = operand(doc="beta1 to the power of the step number")
+    beta2_power = operand(doc="beta2 to the power of the step number")
+    lr = operand(doc="the learning rate")
+    beta1 = operand()
+    beta2 = operand()
+    epsilon = operand()
+    grad = operand()
+    use_nesterov = attr(bool, default=False)
+
+    def infer_type(
+        self,
+        var: Type,
+        m: Type,
+        v: Type,
+        beta1_power: Type,
+        beta2_power: Type,
+        lr: Type,
+        beta1: Type,
+        beta2: Type,
+        epsilon: Type,
+        grad: Type,
+    ) -> TensorType:
+        return adam_update_type(
+            resource(var, "var").value_type,
+            resource(m, "m").value_type,
+            resource(v, "v").value_type,
+            (beta1_power, beta2_power, lr, beta1, beta2, epsilon),
+            grad,
+        )

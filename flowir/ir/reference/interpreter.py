@@ -77,17 +77,26 @@ class RefContext:
 
     def rng(self, op: Operation, seed: int = 0, seed2: int = 0) -> np.random.Generator:
         """A generator for one execution of random op ``op``."""
+        return np.random.default_rng(self.draw_key(op, seed, seed2))
+
+    def draw_key(self, op: Operation, seed: int = 0, seed2: int = 0) -> tuple[int, int, int, int, int]:
+        """The entropy of one execution of random op ``op``: five non-negative ints, from which
+        a backend seeds its own generator (``rng`` seeds numpy's). Counts the draw.
+
+        Equal seeds and run counts give equal keys whatever the context, as in TF; with both
+        seeds 0 the key comes from the context's ``seed`` and a stream per op.
+        """
         seeded = bool(seed or seed2)
         key = (seed, seed2, op.user_name if seeded else id(op))
         n = self._draws.get(key, 0)
         self._draws[key] = n + 1
-        # Equal seeds give equal streams whatever the context (as in TF); each unseeded op gets
-        # a stream of its own, numbered in the order of first use, drawn from the context's
-        # ``seed`` (so a Session with a fresh seed differs from the last, as TF's do).
+        # Each unseeded op gets a stream of its own, numbered in the order of first use, drawn
+        # from the context's ``seed`` (so a Session with a fresh seed differs from the last, as
+        # TF's do).
         if seeded:
-            return np.random.default_rng([0, seed, seed2, 0, n])
+            return (0, seed, seed2, 0, n)
         stream = self._streams.setdefault(id(op), len(self._streams) + 1)
-        return np.random.default_rng([self.seed, 0, 0, stream, n])
+        return (self.seed, 0, 0, stream, n)
 
     def read(self, ref: VariableRef, op: Operation) -> np.ndarray:
         try:

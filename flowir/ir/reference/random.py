@@ -18,6 +18,15 @@ __all__: list[str] = []
 TRUNCATION = 2.0
 
 
+def _real_uniform(rng: np.random.Generator, shape: tuple[int, ...], dt: np.dtype, lo: float, hi: float) -> np.ndarray:
+    out = (lo + (hi - lo) * rng.random(shape)).astype(dt)
+    if hi > lo:
+        # Rounding to a narrow float can land on maxval; keep the interval half-open.
+        below = np.nextafter(np.asarray(hi, dt), np.asarray(-np.inf, dt))
+        out = np.minimum(out, below)
+    return out
+
+
 @impl_rule(ops.RandomUniform)
 def _uniform(op: ops.RandomUniform, *, ctx: RefContext) -> tuple[np.ndarray]:
     rng = ctx.rng(op, op.seed, op.seed2)
@@ -25,12 +34,13 @@ def _uniform(op: ops.RandomUniform, *, ctx: RefContext) -> tuple[np.ndarray]:
     lo, hi = op.minval, op.maxval
     if op.dtype.is_integer:
         return (rng.integers(int(lo), int(hi), size=op.shape, dtype=dt),)
-    out = (lo + (hi - lo) * rng.random(op.shape)).astype(dt)
-    if hi > lo:
-        # Rounding to a narrow float can land on maxval; keep the interval half-open.
-        below = np.nextafter(np.asarray(hi, dt), np.asarray(-np.inf, dt))
-        out = np.minimum(out, below)
-    return (out,)
+    return (_real_uniform(rng, op.shape, dt, lo, hi),)
+
+
+@impl_rule(ops.RandomUniformLike)
+def _uniform_like(op: ops.RandomUniformLike, x: np.ndarray, *, ctx: RefContext) -> tuple[np.ndarray]:
+    rng = ctx.rng(op, op.seed, op.seed2)
+    return (_real_uniform(rng, x.shape, x.dtype, op.minval, op.maxval),)
 
 
 @impl_rule(ops.RandomNormal)

@@ -16,6 +16,7 @@ from flowir.ir.dtypes import dtype_of
 from flowir.ir.errors import ShapeError
 from flowir.ir.reference._registry import impl_rule
 from flowir.ir.reference.interpreter import RefContext, VariableRef
+from flowir.ir.reference.train import adam_update, check_adam_operands
 from flowir.ir.types import TensorType, format_shape
 
 __all__: list[str] = []
@@ -60,3 +61,23 @@ def _update(combine: Callable[[np.ndarray, np.ndarray], np.ndarray]):
 
 impl_rule(ops.AssignAdd)(_update(np.add))
 impl_rule(ops.AssignSub)(_update(np.subtract))
+
+
+@impl_rule(ops.ApplyAdam)
+def _apply_adam(
+    op: ops.ApplyAdam,
+    var: VariableRef,
+    m: VariableRef,
+    v: VariableRef,
+    *operands: np.ndarray,
+    ctx: RefContext,
+) -> tuple[np.ndarray]:
+    *scalars, grad = operands
+    refs = (var, m, v)
+    # All three are read before any is written: the step uses the values from before it.
+    old = [ctx.read(ref, op) for ref in refs]
+    check_adam_operands(*old, tuple(scalars), grad)
+    new = adam_update(*old, *scalars, grad, use_nesterov=op.use_nesterov)
+    for ref, value in zip(refs, new):
+        ctx.variables[ref.name] = value
+    return (new[0],)
