@@ -15,6 +15,8 @@ import tempfile
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
+from flowir import _fileio
+
 __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
 
@@ -124,35 +126,11 @@ def _read_input(path: str) -> tuple[str, str]:
 
 
 def write_atomically(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one.
-
-    The text goes to a temporary file in the same directory, is flushed to disk, then
-    renamed over ``path``.
-    """
-    directory = os.path.dirname(os.path.abspath(path))
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+        _fileio.write_atomically(path, text)
     except OSError as e:
         raise CommandError(f"cannot write {path!r}: {e.strerror or e}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        _remove_quietly(tmp)
-        raise CommandError(f"cannot write {path!r}: {e.strerror or e}") from None
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
-
-
-def _remove_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import urllib.request
 import zlib
 from collections.abc import Sequence
 
+from flowir._fileio import remove_quietly, sync_directory
 from flowir.ir.errors import FlowirError
 
 __all__ = ["DatasetError", "download_verified", "raw_sha256", "is_gzip"]
@@ -120,9 +121,9 @@ def _fetch(url: str, target: str, sha256: str, timeout: float, max_seconds: floa
             raise _MirrorFailure(f"content SHA-256 is {got}, expected {sha256}")
         os.replace(tmp, target)
     except BaseException:
-        _remove_quietly(tmp)
+        remove_quietly(tmp)
         raise
-    _sync_directory(directory)
+    sync_directory(directory)
 
 
 def _transfer(url: str, out, timeout: float, max_seconds: float) -> None:
@@ -148,24 +149,3 @@ def _transfer(url: str, out, timeout: float, max_seconds: float) -> None:
     # http.client returns a short body without complaint when the peer closes early.
     if expected is not None and expected.isdigit() and received != int(expected):
         raise _MirrorFailure(f"connection closed after {received} of {expected} bytes")
-
-
-def _remove_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def _sync_directory(directory: str) -> None:
-    # Makes the rename durable; not every platform can open a directory.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

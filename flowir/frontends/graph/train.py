@@ -4,8 +4,8 @@ later issue)."""
 from __future__ import annotations
 
 import os
-import tempfile
 
+from flowir._fileio import write_atomically
 from flowir.frontends.graph.graph import Graph, GraphDef
 from flowir.frontends.graph.optimizers import *  # noqa: F403
 from flowir.frontends.graph.optimizers import __all__ as _optimizers_all
@@ -36,41 +36,5 @@ def write_graph(graph_or_graph_def: Graph | GraphDef, logdir: str, name: str, as
     if logdir:
         os.makedirs(logdir, exist_ok=True)
     path = os.path.join(logdir, name)
-    _write_atomically(path, text)
+    write_atomically(path, text)
     return path
-
-
-def _write_atomically(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
-    _sync_directory(directory)
-
-
-def _remove_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def _sync_directory(directory: str) -> None:
-    # Makes the rename itself durable; not every platform can open a directory.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
