@@ -2,7 +2,8 @@
 
 Usage::
 
-    python benchmarks/bench_jax.py [--runs 20000] [--sizes 1,100,10000] [--chain 20000] [--json FILE]
+    python benchmarks/bench_jax.py [--runs 20000] [--sizes 1,100,10000] [--chain 20000]
+                                   [--batches 100,1000] [--steps 100] [--json FILE]
     python benchmarks/bench_jax.py --quick        # a smoke run: 2000 runs per round, a 2000-op chain
 
 1. Overhead: a cached ``sess.run(y)`` of ``y = x * a + b`` (``x`` fed float32, ``a`` a
@@ -15,6 +16,11 @@ Usage::
    first result, against ``jax.jit`` tracing and compiling the same chain. Seconds; target:
    no slower than jax. The flowir time is split into building the graph (the TF1 API), the
    session's graph work (extraction, passes) and the backend's trace and XLA compile.
+
+3. Training step: one step of the MNIST MLP (784-500-100-10, ReLU, softmax cross-entropy,
+   TF1's Adam; ``flowir.models.mnist_mlp``) per ``sess.run([train_step, loss])`` on random
+   data at each of ``--batches``, against the same step written in JAX (``jax.jit`` of
+   ``value_and_grad`` and Adam, state donated), interleaved rounds; target: at most 1.05x.
 
 Prints a table of the figures with the ratios and whether each target is met.
 """
@@ -32,6 +38,7 @@ import numpy as np
 SESSION_TARGET_US = 20.0
 RATIO_TARGET = 2.0
 COMPILE_RATIO_TARGET = 1.0
+MLP_RATIO_TARGET = 1.05
 
 
 def time_per_run(fn: Any, runs: int, rounds: int = 5) -> float:
@@ -133,6 +140,115 @@ def bench_compile(n_ops: int) -> dict[str, float]:
     }
 
 
+# --------------------------------------------------------------------------------------------
+# The MNIST MLP training step: flowir and hand-written JAX
+
+
+def flowir_mlp_step(device_name: str | None, backend: str, batch: int, data: tuple[np.ndarray, np.ndarray]) -> Any:
+    """A session running the tutorial MLP's training step (``flowir.models.mnist_mlp``, under
+    ``tf.device(device_name)`` if given) on the first ``batch`` examples of ``data``; returns
+    ``(step, session, model)``, ``step()`` running ``[train_step, loss]`` and giving the loss."""
+    import flowir as tf
+    from flowir.models import mnist_mlp
+
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.set_random_seed(1)
+        if device_name:
+            with tf.device(device_name):
+                model = mnist_mlp.build_model()
+        else:
+            model = mnist_mlp.build_model()
+    sess = tf.Session(graph=graph, backend=backend)
+    sess.run(model.init)
+    xs, ys = data
+    feed = {model.x: xs[:batch], model.labels: ys[:batch]}
+    fetches = [model.train_step, model.loss]
+
+    def step() -> float:
+        return sess.run(fetches, feed)[1]
+
+    return step, sess, model
+
+
+def trainable_values(sess: Any, model: Any) -> list[np.ndarray]:
+    """The values of the session's trainable variables, in creation order."""
+    import flowir as tf
+
+    with sess.graph.as_default():
+        trainable = tf.trainable_variables()
+    return [np.asarray(sess.run(v)) for v in trainable]
+
+
+def jax_mlp_step(params: list[np.ndarray], batch: int, data: tuple[np.ndarray, np.ndarray]) -> Any:
+    """The same step written in JAX from ``params`` (``[w1, b1, w2, b2, w3, b3]``): forward,
+    backward (``jax.value_and_grad``), TF1's Adam, one ``jax.jit`` with the state donated.
+    Returns ``step()``, which runs it and gives the loss."""
+    import jax
+    import jax.numpy as jnp
+
+    lr, b1, b2, eps = 0.001, 0.9, 0.999, 1e-8
+
+    def loss_fn(p: list[Any], x: Any, y: Any) -> Any:
+        h = x
+        for i in range(0, 6, 2):
+            h = h @ p[i] + p[i + 1]
+            if i < 4:
+                h = jax.nn.relu(h)
+        return jnp.mean(-jnp.sum(y * jax.nn.log_softmax(h), axis=1))
+
+    def step(state: Any, x: Any, y: Any) -> Any:
+        p, m, v, t = state
+        loss, g = jax.value_and_grad(loss_fn)(p, x, y)
+        t = t + 1
+        lr_t = lr * jnp.sqrt(1 - b2**t) / (1 - b1**t)
+        m = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g)]
+        v = [b2 * vi + (1 - b2) * gi * gi for vi, gi in zip(v, g)]
+        p = [pi - lr_t * mi / (jnp.sqrt(vi) + eps) for pi, mi, vi in zip(p, m, v)]
+        return (p, m, v, t), loss
+
+    jitted = jax.jit(step, donate_argnums=0)
+    p = [jnp.asarray(a) for a in params]
+    state = [p, [jnp.zeros_like(a) for a in p], [jnp.zeros_like(a) for a in p], jnp.float32(0)]
+    xs, ys = data
+    x, y = xs[:batch], ys[:batch]
+    holder = [state]
+
+    def run() -> float:
+        holder[0], loss = jitted(holder[0], x, y)
+        return float(loss)
+
+    return run
+
+
+def random_mnist(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` random MNIST-shaped examples: float32 images ``[n, 784]`` and one-hot labels."""
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 784), dtype=np.float32), np.eye(10, dtype=np.float32)[rng.integers(0, 10, n)]
+
+
+def round_ms(fn: Any, steps: int) -> float:
+    """Milliseconds per call of ``fn`` over ``steps`` calls."""
+    start = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return (time.perf_counter() - start) / steps * 1e3
+
+
+def bench_mlp_step(batch: int, steps: int, rounds: int) -> dict[str, float]:
+    """Milliseconds per MLP training step at ``batch``: flowir's jax backend and hand-written
+    JAX, interleaved rounds, best of each."""
+    data = random_mnist(batch)
+    flowir_step, sess, model = flowir_mlp_step(None, "jax", batch, data)
+    hand_step = jax_mlp_step(trainable_values(sess, model), batch, data)
+    flowir_step(), hand_step()  # compile both
+    flowir_ms = jax_ms = float("inf")
+    for _ in range(rounds):
+        flowir_ms = min(flowir_ms, round_ms(flowir_step, steps))
+        jax_ms = min(jax_ms, round_ms(hand_step, steps))
+    return {"batch": batch, "flowir_ms": flowir_ms, "jax_ms": jax_ms, "ratio": flowir_ms / jax_ms}
+
+
 def _verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
@@ -142,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=20000, help="runs per timing round")
     parser.add_argument("--sizes", default="1,100,10000", help="sizes of x, comma-separated")
     parser.add_argument("--chain", type=int, default=20000, help="ops in the compile-time chain (0: skip)")
+    parser.add_argument("--batches", default="100,1000", help="MLP training-step batch sizes ('': skip)")
+    parser.add_argument("--steps", type=int, default=100, help="MLP training steps per timing round")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 2000 runs per round, a 2000-op chain")
     args = parser.parse_args(argv)
@@ -178,6 +296,17 @@ def main(argv: list[str] | None = None) -> int:
             f"  end to end {c['ratio']:.2f}x, backend alone {c['backend_ratio']:.2f}x "
             f"(target <= {COMPILE_RATIO_TARGET:.0f}x): {_verdict(c['ratio'] <= COMPILE_RATIO_TARGET)}"
         )
+    batches = [int(s) for s in args.batches.split(",") if s]
+    if batches:
+        steps, rounds = (10, 2) if args.quick else (args.steps, 5)
+        print(f"MNIST MLP training step (784-500-100-10, Adam) vs hand-written JAX, best of {rounds} x {steps} steps")
+        print(f"  {'batch':>8}  {'flowir ms':>10}  {'jax ms':>8}  {'ratio':>6}")
+        mlp = [bench_mlp_step(b, steps, rounds) for b in batches]
+        for r in mlp:
+            print(f"  {r['batch']:>8}  {r['flowir_ms']:>10.3f}  {r['jax_ms']:>8.3f}  {r['ratio']:>5.2f}x")
+        worst = max(r["ratio"] for r in mlp)
+        print(f"  worst ratio {worst:.2f}x (target <= {MLP_RATIO_TARGET}x): {_verdict(worst <= MLP_RATIO_TARGET)}")
+        results["mlp"] = mlp
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

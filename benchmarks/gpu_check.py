@@ -31,6 +31,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+from bench_jax import flowir_mlp_step, jax_mlp_step, random_mnist, round_ms, trainable_values
 
 BATCHES = (100, 1000)
 STEPS_PER_ROUND = 50
@@ -136,121 +137,34 @@ def check_soft_placement(results: list[dict[str, Any]]) -> None:
         _report(results, "without soft placement a missing GPU raises", raised)
 
 
-# --------------------------------------------------------------------------------------------
-# The MNIST MLP step: flowir and hand-written JAX
-
-
-def _flowir_mlp(device_name: str | None, backend: str, batch: int, data: tuple[np.ndarray, np.ndarray]) -> Any:
-    """A session running the MLP's training step; returns ``(step_fn, session, model)``."""
-    import flowir as tf
-    from flowir.models import mnist_mlp
-
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.set_random_seed(1)
-        if device_name:
-            with tf.device(device_name):
-                model = mnist_mlp.build_model()
-        else:
-            model = mnist_mlp.build_model()
-    sess = tf.Session(graph=graph, backend=backend)
-    sess.run(model.init)
-    xs, ys = data
-    feed = {model.x: xs[:batch], model.labels: ys[:batch]}
-    fetches = [model.train_step, model.loss]
-
-    def step() -> float:
-        return sess.run(fetches, feed)[1]
-
-    return step, sess, model
-
-
-def _variables_in_order(sess: Any, model: Any) -> list[np.ndarray]:
-    import flowir as tf
-
-    with sess.graph.as_default():
-        trainable = tf.trainable_variables()
-    return [np.asarray(sess.run(v)) for v in trainable]
-
-
-def _jax_mlp(params: list[np.ndarray], batch: int, data: tuple[np.ndarray, np.ndarray]) -> Any:
-    """The same step in JAX: forward, backward (jax.grad), TF1's Adam, donated state."""
-    import jax
-    import jax.numpy as jnp
-
-    lr, b1, b2, eps = 0.001, 0.9, 0.999, 1e-8
-
-    def loss_fn(p: list[Any], x: Any, y: Any) -> Any:
-        h = x
-        for i in range(0, 6, 2):
-            h = h @ p[i] + p[i + 1]
-            if i < 4:
-                h = jax.nn.relu(h)
-        return jnp.mean(-jnp.sum(y * jax.nn.log_softmax(h), axis=1))
-
-    def step(state: Any, x: Any, y: Any) -> Any:
-        p, m, v, t = state
-        loss, g = jax.value_and_grad(loss_fn)(p, x, y)
-        t = t + 1
-        lr_t = lr * jnp.sqrt(1 - b2**t) / (1 - b1**t)
-        m = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g)]
-        v = [b2 * vi + (1 - b2) * gi * gi for vi, gi in zip(v, g)]
-        p = [pi - lr_t * mi / (jnp.sqrt(vi) + eps) for pi, mi, vi in zip(p, m, v)]
-        return (p, m, v, t), loss
-
-    jitted = jax.jit(step, donate_argnums=0)
-    p = [jnp.asarray(a) for a in params]
-    state = [p, [jnp.zeros_like(a) for a in p], [jnp.zeros_like(a) for a in p], jnp.float32(0)]
-    xs, ys = data
-    x, y = xs[:batch], ys[:batch]
-    holder = [state]
-
-    def run() -> float:
-        holder[0], loss = jitted(holder[0], x, y)
-        return float(loss)
-
-    return run
-
-
-def _round_ms(fn: Any, steps: int) -> float:
-    start = time.perf_counter()
-    for _ in range(steps):
-        fn()
-    return (time.perf_counter() - start) / steps * 1e3
-
-
 def check_training(results: list[dict[str, Any]], device_name: str, timings: list[dict[str, Any]]) -> None:
-    rng = np.random.default_rng(0)
-    n = max(BATCHES)
-    xs = rng.random((n, 784), dtype=np.float32)
-    ys = np.eye(10, dtype=np.float32)[rng.integers(0, 10, n)]
-    data = (xs, ys)
+    data = random_mnist(max(BATCHES))
 
-    jax_step, jax_sess, jax_model = _flowir_mlp(device_name, "jax", 100, data)
-    np_step, np_sess, np_model = _flowir_mlp(None, "numpy", 100, data)
+    jax_step, jax_sess, jax_model = flowir_mlp_step(device_name, "jax", 100, data)
+    np_step, np_sess, np_model = flowir_mlp_step(None, "numpy", 100, data)
     # The backends draw different initial weights (their random streams differ): start the
     # reference from the jax session's.
     import flowir as tf
 
     with np_sess.graph.as_default():
         np_vars = tf.trainable_variables()
-    for v, value in zip(np_vars, _variables_in_order(jax_sess, jax_model)):
+    for v, value in zip(np_vars, trainable_values(jax_sess, jax_model)):
         v.load(value, np_sess)
     jax_losses = [jax_step() for _ in range(3)]
     np_losses = [np_step() for _ in range(3)]
     diffs = [abs(a - b) / max(abs(b), 1e-6) for a, b in zip(jax_losses, np_losses)]
     shown = ", ".join(f"{a:.6f}/{b:.6f}" for a, b in zip(jax_losses, np_losses))
     _report(results, "3 MNIST MLP Adam steps match the numpy backend", max(diffs) < 1e-4, f"losses jax/numpy {shown}")
-    params = _variables_in_order(jax_sess, jax_model)
+    params = trainable_values(jax_sess, jax_model)
 
     for batch in BATCHES:
-        flowir_step, _, _ = _flowir_mlp(device_name, "jax", batch, data)
-        hand_step = _jax_mlp(params, batch, data)
+        flowir_step, _, _ = flowir_mlp_step(device_name, "jax", batch, data)
+        hand_step = jax_mlp_step(params, batch, data)
         flowir_step(), hand_step()  # compile both
         flowir_ms = jax_ms = float("inf")
         for _ in range(ROUNDS):  # interleaved, so that both see the same machine state
-            flowir_ms = min(flowir_ms, _round_ms(flowir_step, STEPS_PER_ROUND))
-            jax_ms = min(jax_ms, _round_ms(hand_step, STEPS_PER_ROUND))
+            flowir_ms = min(flowir_ms, round_ms(flowir_step, STEPS_PER_ROUND))
+            jax_ms = min(jax_ms, round_ms(hand_step, STEPS_PER_ROUND))
         timings.append({"batch": batch, "flowir_ms": flowir_ms, "jax_ms": jax_ms, "ratio": flowir_ms / jax_ms})
         print(
             f"  batch {batch:>5}: flowir {flowir_ms:.3f} ms, hand-written jax {jax_ms:.3f} ms, ratio {flowir_ms / jax_ms:.2f}x",

@@ -253,7 +253,13 @@ def test_empty_reductions_give_the_identities() -> None:
 
 def test_integer_mean_truncates_and_sums_wrap() -> None:
     assert_same_as_reference(
-        lambda g, a: [op(g, O.ReduceMean, a), op(g, O.ReduceSum, a), op(g, O.ReduceProd, a, axes=[1])],
+        lambda g, a: [
+            op(g, O.ReduceMean, a),
+            op(g, O.ReduceMean, a, axes=[1]),
+            op(g, O.ReduceMean, a, axes=[0], keepdims=True),
+            op(g, O.ReduceSum, a),
+            op(g, O.ReduceProd, a, axes=[1]),
+        ],
         np.int8([[-1, -2], [127, 127], [100, 100]]),
     )
 
@@ -382,6 +388,21 @@ def test_failing_runs_raise_like_the_reference(cls, x, y, message) -> None:
         text = str(info.value)
         assert text.startswith(f"{cls.name} 'layer/op'") and "created at model.py:3" in text
         assert "run-time operands:" in text
+
+
+def test_failures_are_described_with_the_shapes_of_their_own_run() -> None:
+    g = Graph()
+    params = placeholder(g, "params", (None,))
+    indices = placeholder(g, "indices", (None,), I32)
+    g.set_outputs([op(g, O.Gather, params, indices, name="pick")])
+    exe = JAX.compile(make_program(g))
+    exe([np.float32([1, 2, 3]), np.int32([0, 1, 2, 0])], [], None)
+    with pytest.raises(FlowirError, match=r"indices\[1\] = 7 is not in \[0, 5\)") as info:
+        exe([np.float32([1, 2, 3, 4, 5]), np.int32([1, 7])], [], None)
+    assert "run-time operands: float32[5], int32[2]" in str(info.value)
+    with pytest.raises(FlowirError, match=r"indices\[3\] = 5 is not in \[0, 3\)") as info:
+        exe([np.float32([1, 2, 3]), np.int32([0, 1, 2, 5])], [], None)
+    assert "run-time operands: float32[3], int32[4]" in str(info.value)
 
 
 def test_a_failing_run_leaves_the_state_usable() -> None:
@@ -600,3 +621,28 @@ def test_twenty_adam_steps_of_the_mnist_mlp_agree_with_the_numpy_backend() -> No
                 losses[backend] = [sess.run([model.train_step, model.loss], feed)[1] for _ in range(20)]
     np.testing.assert_allclose(losses["jax"], losses["numpy"], rtol=1e-4)
     assert losses["jax"][-1] < losses["jax"][0] / 2
+
+
+def test_call_on_device_keeps_fetches_on_the_device() -> None:
+    exe = JAX.compile(make_program(x_times_a_plus_b()))
+    (y,), _ = exe.call_on_device([np.float32([1, 2, 3])], [np.float32([1, 1, 1])], None)
+    assert isinstance(y, jax.Array) and y.devices() == {jax.devices()[0]}
+    assert exe.devices == [jax.devices()[0]]
+    np.testing.assert_array_equal(np.asarray(y), [3, 5, 7])
+
+
+def test_sessions_hand_out_numpy_arrays_the_caller_owns() -> None:
+    import flowir as tf
+
+    with tf.Graph().as_default():
+        v = tf.Variable([1.0, 2.0], name="v")
+        bump = v.assign_add([1.0, 1.0])
+        with tf.Session(backend="jax") as sess:
+            sess.run(v.initializer)
+            value = sess.run(v)
+            assert type(value) is np.ndarray and value.flags.writeable
+            value[...] = 100  # the caller's copy: the variable is not affected
+            after = sess.run(bump)
+            assert type(after) is np.ndarray
+            np.testing.assert_array_equal(after, [2.0, 3.0])
+            np.testing.assert_array_equal(sess.run(v), [2.0, 3.0])

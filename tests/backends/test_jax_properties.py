@@ -124,13 +124,13 @@ def _check_agreement(case, feeds) -> None:
         assert_array_matches(a, e, f"variable {name!r}")
 
 
-@settings(max_examples=60)
+@settings(max_examples=150)
 @given(case=generated_graphs(DETERMINISTIC, max_ops=10), data=st.data())
 def test_agrees_with_the_reference_on_random_programs(case, data) -> None:
     check_agreement(case, data.draw(case.feeds()))
 
 
-@settings(max_examples=25)
+@settings(max_examples=50)
 @given(
     case=generated_graphs(
         [O.Variable, O.Read, O.Assign, O.AssignAdd, O.AssignSub, O.Add, O.Mul, O.Identity, O.Reshape, O.Group],
@@ -143,14 +143,14 @@ def test_agrees_with_the_reference_on_stateful_programs(case, data) -> None:
     check_agreement(case, data.draw(case.feeds()))
 
 
-@settings(max_examples=25)
+@settings(max_examples=60)
 @given(case=generated_graphs(DETERMINISTIC, max_ops=8), data=st.data())
 def test_agrees_with_special_values(case, data) -> None:
     """NaN, infinities and -0.0 in the feeds: nan propagation and saturation agree."""
     check_agreement(case, data.draw(case.feeds(special=True)))
 
 
-@settings(max_examples=20)
+@settings(max_examples=40)
 @given(case=generated_graphs(DETERMINISTIC, max_ops=8, unknown_rank=True), data=st.data())
 def test_agrees_on_inputs_of_unknown_rank(case, data) -> None:
     """Inputs typed ``tensor<*x...>``: every run's rank and sizes are only known when fed."""

@@ -236,7 +236,7 @@ class _DeviceFunction:
         self._captured_values: list[Any] | None = None
         self.may_fail = any(may_fail(op) for op in ops)
         self.donated = () if self.may_fail else tuple(i for i, v in enumerate(inputs) if v in donate)
-        self._checks: list[Check] = []
+        self._checks: dict[tuple[Any, ...], list[tuple[Check, str]]] = {}
         sharding = SingleDeviceSharding(device)
         self._jitted = jax.jit(self._trace, donate_argnums=self.donated, in_shardings=sharding, out_shardings=sharding)
 
@@ -264,7 +264,9 @@ class _DeviceFunction:
                 "does not declare (may_fail=...)"
             )
         if self.may_fail:
-            self._checks = list(ctx.checks)
+            # Checks describe themselves with this signature's shapes; a failed run looks up
+            # the ones of its own signature.
+            self._checks[_signature(args)] = [(c, _describe_operands(c.op, env)) for c in ctx.checks]
             code = jax.numpy.int32(-1)
             for i in reversed(range(len(ctx.checks))):
                 code = jax.numpy.where(ctx.checks[i].ok, code, jax.numpy.int32(i))
@@ -303,19 +305,29 @@ class _DeviceFunction:
             n = len(self.outputs)
             code = int(outs[n])
             if code >= 0:
-                self._raise_check(code, outs[n + 1 :])
+                self._raise_check(self._checks[_signature(args)], code, outs[n + 1 :])
             outs = outs[:n]
         return outs
 
-    def _raise_check(self, code: int, details: Sequence[Any]) -> None:
-        start = sum(len(c.details) for c in self._checks[:code])
-        check = self._checks[code]
+    @staticmethod
+    def _raise_check(checks: list[tuple[Check, str]], code: int, details: Sequence[Any]) -> None:
+        start = sum(len(c.details) for c, _ in checks[:code])
+        check, operands = checks[code]
         values = [np.asarray(d) for d in details[start : start + len(check.details)]]
         e = FlowirError(check.describe(*values))
         check.op.annotate_error(e)
-        shown = ", ".join(f"{v.type.dtype.numpy}{list(v.type.shape)}" for v in check.op.operands)  # type: ignore[attr-defined]
-        e.add_context(f"  run-time operands: {shown}")
+        e.add_context(f"  run-time operands: {operands}")
         raise e
+
+
+def _signature(args: Sequence[Any]) -> tuple[tuple[tuple[int, ...], np.dtype], ...]:
+    """The shapes and dtypes of a call's arguments (traced or concrete): what jit compiles for."""
+    return tuple((tuple(a.shape), np.dtype(a.dtype)) for a in args)
+
+
+def _describe_operands(op: Operation, env: dict[Value, Any]) -> str:
+    """``float32[3], int32[2, 2]``: the operands of ``op`` as traced, for error messages."""
+    return ", ".join(f"{np.dtype(env[v].dtype)}{list(env[v].shape)}" for v in op.operands)
 
 
 def _check_input(value: Value, array: Any) -> None:
@@ -492,5 +504,3 @@ def _run_on_host(seg: _Segment, env: dict[Value, Any], ctx: RefContext | None) -
 
 def _to_numpy(v: Any) -> Any:
     return np.asarray(v) if isinstance(v, jax.Array) else v
-
-

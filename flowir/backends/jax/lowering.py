@@ -138,6 +138,9 @@ class LoweringContext:
         return key
 
     def check(self, op: Operation, ok: Any, describe: Callable[..., str], *details: Any) -> None:
+        """Fail the run unless ``ok`` (a traced bool scalar) holds; the error's message is
+        ``describe(*details)``, given the ``details`` (traced values) as numpy arrays. ``op``'s
+        rule must be registered with ``may_fail``."""
         self.checks.append(Check(op, ok, describe, details))
 
 
