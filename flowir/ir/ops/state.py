@@ -12,7 +12,7 @@ from __future__ import annotations
 from flowir.ir.core import Operation, Trait, attr, operand, register_op
 from flowir.ir.errors import DTypeError, OpAttributeError, ShapeError
 from flowir.ir.ops._base import NUMERIC, require_dtypes, tensor
-from flowir.ir.ops.train import adam_update_type
+from flowir.ir.ops.train import AdamOperands, adam_update_type
 from flowir.ir.types import ResourceType, TensorType, Type, format_shape
 
 __all__ = ["Variable", "Read", "Assign", "AssignAdd", "AssignSub", "ApplyAdam"]
@@ -141,7 +141,7 @@ class AssignSub(Operation):
 
 
 @register_op
-class ApplyAdam(Operation):
+class ApplyAdam(AdamOperands):
     """One Adam step on the variables ``var``, ``m`` and ``v`` (TF's ``ApplyAdam``): sets
     them to the ``train.adam_update`` of their values and ``grad`` (same operands, same rule)
     and yields the new value of ``var``.
@@ -153,17 +153,6 @@ class ApplyAdam(Operation):
 
     name = "state.apply_adam"
     traits = STATEFUL
-    var = operand()
-    m = operand(doc="the first moment estimate")
-    v = operand(doc="the second moment estimate")
-    beta1_power = operand(doc="beta1 to the power of the step number")
-    beta2_power = operand(doc="beta2 to the power of the step number")
-    lr = operand(doc="the learning rate")
-    beta1 = operand()
-    beta2 = operand()
-    epsilon = operand()
-    grad = operand()
-    use_nesterov = attr(bool, default=False)
 
     def infer_type(
         self,

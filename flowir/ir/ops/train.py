@@ -57,8 +57,25 @@ def adam_update_type(
     return new
 
 
+class AdamOperands(Operation):
+    """The operands and attribute shared by ``train.adam_update`` and its stateful
+    counterpart ``state.apply_adam`` (TF's ``ApplyAdam`` order); not an op itself."""
+
+    var = operand()
+    m = operand(doc="the first moment estimate")
+    v = operand(doc="the second moment estimate")
+    beta1_power = operand(doc="beta1 to the power of the step number")
+    beta2_power = operand(doc="beta2 to the power of the step number")
+    lr = operand(doc="the learning rate")
+    beta1 = operand()
+    beta2 = operand()
+    epsilon = operand()
+    grad = operand()
+    use_nesterov = attr(bool, default=False)
+
+
 @register_op
-class AdamUpdate(Operation):
+class AdamUpdate(AdamOperands):
     """One Adam step, TF1's rule (``ApplyAdam``): ``(new_var, new_m, new_v)`` from ``var``,
     its moments ``m`` and ``v``, and the gradient ``grad``::
 
@@ -75,17 +92,6 @@ class AdamUpdate(Operation):
 
     name = "train.adam_update"
     traits = PURE
-    var = operand()
-    m = operand(doc="the first moment estimate")
-    v = operand(doc="the second moment estimate")
-    beta1_power = operand(doc="beta1 to the power of the step number")
-    beta2_power = operand(doc="beta2 to the power of the step number")
-    lr = operand(doc="the learning rate")
-    beta1 = operand()
-    beta2 = operand()
-    epsilon = operand()
-    grad = operand()
-    use_nesterov = attr(bool, default=False)
 
     def infer_type(
         self,
