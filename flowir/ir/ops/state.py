@@ -112,32 +112,32 @@ class Assign(Operation):
         return _checked_update(ref, value, "value", numeric=False)
 
 
+class DeltaUpdate(Operation):
+    """The shape of ``assign_add`` and ``assign_sub``: a variable ``ref`` and a numeric
+    ``delta`` of its dtype and shape; not an op itself."""
+
+    traits = STATEFUL
+    ref = operand()
+    delta = operand()
+
+    def infer_type(self, ref: Type, delta: Type) -> TensorType:
+        return _checked_update(ref, delta, "delta", numeric=True)
+
+
 @register_op
-class AssignAdd(Operation):
+class AssignAdd(DeltaUpdate):
     """Adds ``delta`` (numeric, the variable's dtype and shape; no broadcasting) to the
     variable ``ref`` and yields the new value; integers wrap."""
 
     name = "state.assign_add"
-    traits = STATEFUL
-    ref = operand()
-    delta = operand()
-
-    def infer_type(self, ref: Type, delta: Type) -> TensorType:
-        return _checked_update(ref, delta, "delta", numeric=True)
 
 
 @register_op
-class AssignSub(Operation):
+class AssignSub(DeltaUpdate):
     """Subtracts ``delta`` (numeric, the variable's dtype and shape; no broadcasting) from
     the variable ``ref`` and yields the new value; integers wrap."""
 
     name = "state.assign_sub"
-    traits = STATEFUL
-    ref = operand()
-    delta = operand()
-
-    def infer_type(self, ref: Type, delta: Type) -> TensorType:
-        return _checked_update(ref, delta, "delta", numeric=True)
 
 
 @register_op
