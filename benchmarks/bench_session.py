@@ -20,25 +20,13 @@ import argparse
 import json
 import subprocess
 import sys
-import time
-from typing import Any
 
 import numpy as np
+from _timing import time_per_run
 
 OVERHEAD_TARGET_US = 25.0
 MEMORY_TARGET_RATIO = 4.0
 CHAIN_OPS = 100
-
-
-def time_per_run(fn: Any, runs: int, rounds: int = 5) -> float:
-    """The best over ``rounds`` of the mean microseconds per call of ``fn`` over ``runs`` calls."""
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(runs):
-            fn()
-        best = min(best, (time.perf_counter() - start) / runs * 1e6)
-    return best
 
 
 def bench_overhead(size: int, runs: int) -> dict[str, float]:

@@ -15,7 +15,8 @@ Checks, each printed as ``ok``/``FAILED``:
    100-10, Adam), match the numpy backend within float32 tolerances. Matrix products run at
    full float32 precision (the backend's default), so the comparison is tight.
 4. Soft placement: ``/gpu:99`` falls back to the CPU with a warning, and raises with
-   ``allow_soft_placement=False``.
+   ``allow_soft_placement=False``; ``ConfigProto(device_count={"GPU": 0})`` runs a graph
+   without a device on the CPU.
 5. Timing: one MNIST MLP training step (``sess.run([train_step, loss])``) at batch 100 and
    1000 on flowir, against the same step written directly in JAX (``jax.jit``, TF1's Adam),
    in milliseconds (best of rounds), with the ratio. Random data: nothing is downloaded.
@@ -31,7 +32,8 @@ import warnings
 from typing import Any
 
 import numpy as np
-from bench_jax import flowir_mlp_step, jax_mlp_step, random_mnist, round_ms, trainable_values
+from _timing import best_interleaved_ms
+from bench_jax import flowir_mlp_step, jax_mlp_step, random_mnist, trainable_values
 
 BATCHES = (100, 1000)
 STEPS_PER_ROUND = 50
@@ -135,6 +137,11 @@ def check_soft_placement(results: list[dict[str, Any]]) -> None:
         except tf.errors.InvalidArgumentError:
             raised = True
         _report(results, "without soft placement a missing GPU raises", raised)
+        z = tf.constant([1.0, 2.0]) * 3.0
+        with tf.Session(backend="jax", config=tf.ConfigProto(device_count={"GPU": 0})) as sess:
+            sess.run(z)
+            where = [d.platform for d in sess.backend.compile(_program_for([z], [])).devices]
+        _report(results, "ConfigProto(device_count={'GPU': 0}) runs on the CPU", where == ["cpu"], str(where))
 
 
 def check_training(results: list[dict[str, Any]], device_name: str, timings: list[dict[str, Any]]) -> None:
@@ -161,10 +168,8 @@ def check_training(results: list[dict[str, Any]], device_name: str, timings: lis
         flowir_step, _, _ = flowir_mlp_step(device_name, "jax", batch, data)
         hand_step = jax_mlp_step(params, batch, data)
         flowir_step(), hand_step()  # compile both
-        flowir_ms = jax_ms = float("inf")
-        for _ in range(ROUNDS):  # interleaved, so that both see the same machine state
-            flowir_ms = min(flowir_ms, round_ms(flowir_step, STEPS_PER_ROUND))
-            jax_ms = min(jax_ms, round_ms(hand_step, STEPS_PER_ROUND))
+        # Interleaved rounds, so that both see the same machine state.
+        flowir_ms, jax_ms = best_interleaved_ms([flowir_step, hand_step], STEPS_PER_ROUND, ROUNDS)
         timings.append({"batch": batch, "flowir_ms": flowir_ms, "jax_ms": jax_ms, "ratio": flowir_ms / jax_ms})
         print(
             f"  batch {batch:>5}: flowir {flowir_ms:.3f} ms, hand-written jax {jax_ms:.3f} ms, ratio {flowir_ms / jax_ms:.2f}x",
@@ -192,8 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     timings: list[dict[str, Any]] = []
     print("placement and correctness")
     check_placement(results, platform, device_name)
-    if not args.cpu:
-        check_soft_placement(results)
+    check_soft_placement(results)
     print("MNIST MLP training step (784-500-100-10, Adam), ms per step, best of rounds")
     check_training(results, device_name, timings)
     elapsed = time.perf_counter() - start

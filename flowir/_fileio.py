@@ -8,6 +8,7 @@ one, never half of it, and a failure leaves no temporary file behind.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -26,6 +27,9 @@ def atomic_file(path: str, mode: str = "w", *, suffix: str = ".tmp") -> Iterator
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=suffix, dir=directory)
     try:
+        # mkstemp creates the file 0600; give it the mode open() would (0666 less the umask), so
+        # that a checkpoint or event file is readable by whoever could read a plain file there.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as f:
             yield f
             f.flush()
@@ -35,6 +39,14 @@ def atomic_file(path: str, mode: str = "w", *, suffix: str = ".tmp") -> Iterator
         remove_quietly(tmp)
         raise
     sync_directory(directory)
+
+
+@functools.cache
+def _umask() -> int:
+    # Reading the umask means setting it: do it once, not while other threads create files.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_atomically(path: str, data: str | bytes) -> None:

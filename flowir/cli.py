@@ -180,7 +180,7 @@ def _add_mnist(sub: argparse._SubParsersAction) -> None:
         "--logdir",
         default=os.path.join(tempfile.gettempdir(), "flowir", "mnist"),
         metavar="DIR",
-        help="where TensorBoard summaries and the checkpoint go, once flowir has them (default: %(default)s)",
+        help="where TensorBoard summaries and the checkpoint go (default: %(default)s)",
     )
     p.set_defaults(handler=_run_mnist)
 
@@ -231,12 +231,182 @@ def _run_mnist(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# flowir graph
+
+_GRAPH_EXAMPLES = """\
+examples:
+  flowir graph examples/mlp.fir                       # DOT text on stdout
+  flowir graph examples/mlp.fir --format svg -o mlp.svg
+  flowir graph model.fir --format png -o model.png    # svg and png need Graphviz's dot
+"""
+
+
+def _add_graph(sub: argparse._SubParsersAction) -> None:
+    from flowir.tools.dot import FORMATS
+
+    p = sub.add_parser(
+        "graph",
+        help="draw a graph (textual IR) with its name scopes as clusters",
+        description=(
+            "Parse textual IR (a .fir file, or a checkpoint's graph) and draw it: ops as boxes "
+            "inside one cluster per name scope, edges labelled with dtypes and shapes, control "
+            "dependencies dashed. --format dot prints Graphviz text; svg and png run Graphviz's "
+            "'dot' executable."
+        ),
+        epilog=_GRAPH_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("file", metavar="FILE", help="the IR file to read; '-' reads standard input")
+    p.add_argument("--format", "-f", choices=FORMATS, default="dot", help="output format (default: %(default)s)")
+    p.add_argument("-o", "--output", metavar="OUT", help="write to OUT (atomically) instead of stdout")
+    p.set_defaults(handler=_run_graph)
+
+
+def _run_graph(args: argparse.Namespace) -> int:
+    from flowir.ir.parser import parse_graph
+    from flowir.tools.dot import RenderError, render, to_dot
+
+    text, filename = _read_input(args.file)
+    graph = parse_graph(text, filename=filename, verify=True)
+    try:
+        data = render(to_dot(graph), args.format)
+    except RenderError as e:
+        raise CommandError(str(e)) from None
+    if args.output is None or args.output == "-":
+        if args.format == "png" and sys.stdout.isatty():
+            raise CommandError("refusing to write PNG bytes to a terminal; use -o OUT")
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        try:
+            _fileio.write_atomically(args.output, data)
+        except OSError as e:
+            raise CommandError(f"cannot write {args.output!r}: {e.strerror or e}") from None
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# flowir check-shapes
+
+
+def _add_check_shapes(sub: argparse._SubParsersAction) -> None:
+    from flowir.testing._cli import add_check_shapes_parser
+
+    add_check_shapes_parser(sub, CommandError)
+
+
+# --------------------------------------------------------------------------------------------
+# flowir convert
+
+_CONVERT_EXAMPLES = """\
+examples:
+  flowir convert /tmp/flowir/mnist --inputs x --outputs logits -o mnist.onnx     # latest checkpoint
+  flowir convert model.ckpt-100 --inputs input/x --outputs model/layer3/add -o model.onnx --opset 17
+  flowir convert model.fir --inputs x --outputs y -o model.onnx
+"""
+
+
+def _add_convert(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "convert",
+        help="export a checkpoint or an IR file to ONNX",
+        description=(
+            "Export what the outputs need from the inputs as an ONNX model: from a checkpoint "
+            "(a directory holding one, a prefix P with P.fir and P.safetensors, or either file), "
+            "with the variables frozen at their saved values, or from a textual IR file, with "
+            "the variables frozen at their initial values when those are constants. Names are "
+            "tensor or op names ('input/x:0', 'input/x') or a unique last part ('x'). Prints "
+            "the nodes per op type, the inputs and outputs with their shapes, and the file size."
+        ),
+        epilog=_CONVERT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("source", metavar="CHECKPOINT_OR_IR_FILE", help="a checkpoint (directory, prefix or file) or an IR file")
+    p.add_argument("--inputs", required=True, metavar="NAMES", help="comma-separated input tensors")
+    p.add_argument("--outputs", required=True, metavar="NAMES", help="comma-separated output tensors")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="the ONNX file to write (atomically)")
+    p.add_argument("--opset", type=int, default=None, help="the ONNX opset (default: the newest onnxruntime runs)")
+    p.add_argument("--static-dims", action="store_true", help="leave unknown dims unnamed instead of named symbols")
+    p.set_defaults(handler=_run_convert)
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise CommandError(f"no tensor names in {text!r}")
+    return names
+
+
+def _checkpoint_prefix(path: str) -> str | None:
+    """The checkpoint prefix ``path`` denotes, or ``None`` when it is a plain IR file."""
+    from flowir.frontends.graph import saver
+
+    if os.path.isdir(path):
+        latest = saver.latest_checkpoint(path)
+        if latest is None:
+            raise CommandError(f"no checkpoint in the directory {path!r}")
+        return latest
+    for suffix in (saver.DATA_SUFFIX, saver.META_SUFFIX):
+        if path.endswith(suffix):
+            prefix = path[: -len(suffix)]
+            return prefix if os.path.exists(prefix + saver.DATA_SUFFIX) else None
+    if os.path.exists(path + saver.META_SUFFIX):
+        return path
+    return None
+
+
+def _run_convert(args: argparse.Namespace) -> int:
+    import flowir.onnx
+
+    inputs, outputs = _names(args.inputs), _names(args.outputs)
+    options = {"path": args.output, "opset": args.opset, "dynamic_dims": not args.static_dims}
+    try:
+        prefix = _checkpoint_prefix(args.source)
+        if prefix is not None:
+            import flowir as tf
+            from flowir.frontends.graph import saver
+
+            graph = tf.Graph()
+            with graph.as_default():
+                restorer = saver.import_meta_graph(prefix + saver.META_SUFFIX)
+                with tf.Session(graph=graph, backend="numpy") as sess:
+                    if restorer is not None:
+                        restorer.restore(sess, prefix)
+                    model = flowir.onnx.export(sess, inputs, outputs, **options)
+        else:
+            from flowir.ir.parser import parse_graph
+
+            text, filename = _read_input(args.source)
+            model = flowir.onnx.export(parse_graph(text, filename=filename, verify=True), inputs, outputs, **options)
+    except (KeyError, ValueError) as e:
+        from flowir.ir.errors import FlowirError
+
+        if isinstance(e, FlowirError):
+            raise
+        raise CommandError(str(e.args[0]) if e.args else str(e)) from None
+    except OSError as e:
+        raise CommandError(f"cannot convert {args.source!r}: {e.strerror or e}") from None
+    except Exception as e:
+        # The frontend's OpErrors (NotFoundError, DataLossError) from reading a checkpoint.
+        if type(e).__module__.startswith("flowir.frontends"):
+            raise CommandError(str(e)) from None
+        raise
+    sys.stdout.write(flowir.onnx.model_summary(model, args.output))
+    sys.stdout.flush()
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
 # The command
 
 #: Subcommands: name -> function adding its parser to the subparsers (and setting ``handler``).
 SUBCOMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "opt": _add_opt,
     "mnist": _add_mnist,
+    "graph": _add_graph,
+    "check-shapes": _add_check_shapes,
+    "convert": _add_convert,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -31,3 +32,11 @@ def test_interrupted_write_keeps_the_old_file(tmp_path) -> None:
 def test_unwritable_directory_raises_oserror(tmp_path) -> None:
     with pytest.raises(OSError):
         write_atomically(str(tmp_path / "missing" / "out.fir"), "x")
+
+
+def test_files_get_the_mode_open_would_give(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    path = tmp_path / "out.txt"
+    write_atomically(str(path), "x")
+    assert (path.stat().st_mode & 0o777) == (plain.stat().st_mode & 0o777)

@@ -9,7 +9,7 @@ state values to fetches and new state values.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -69,6 +69,8 @@ class Executable(abc.ABC):
     """
 
     program: Program
+    #: The devices the program runs on, for logs (empty: the host).
+    devices: Sequence[Any] = ()
 
     @abc.abstractmethod
     def __call__(
@@ -96,9 +98,10 @@ class Backend(abc.ABC):
         ``unsupported_op_error``) before anything runs.
         """
 
-    def with_options(self, *, allow_soft_placement: bool = True) -> Backend:
+    def with_options(self, *, allow_soft_placement: bool = True, device_count: Mapping[str, int] | None = None) -> Backend:
         """This backend configured with a session's options (``allow_soft_placement``: run ops
-        placed on a missing device elsewhere rather than fail). Backends that place nothing
+        placed on a missing device elsewhere rather than fail; ``device_count``: use at most
+        this many devices of a type, ``{"GPU": 0}`` for none). Backends that place nothing
         ignore them and return themselves; others return one instance per setting."""
         return self
 

@@ -703,6 +703,12 @@ class Graph:
         ret.graph = self
         self._return = ret
 
+    def clear_outputs(self) -> None:
+        """Remove the graph's outputs and its return op."""
+        if self._return is not None:
+            self._return._drop_uses()
+        self._return = None
+
     def set_return(self, op: Operation) -> None:
         """Install a parsed terminator op."""
         if self._return is not None:

@@ -3,9 +3,9 @@
 A 784 -> 500 -> 100 -> 10 network with ReLU, weights ``truncated_normal(stddev=0.1)`` and
 biases 0.1, each layer in its own name scope under ``model``; mean softmax cross-entropy;
 ``AdamOptimizer(0.001)``; batches of 100 for 20000 steps by default. Written as TensorFlow 1
-code (``import flowir as tf``), so it reads like the tutorial it comes from. When the
-summary and checkpoint APIs exist (``tf.summary.FileWriter``, ``tf.train.Saver``), loss and
-accuracy are written for TensorBoard every 100 steps and the variables are saved at the end.
+code (``import flowir as tf``), so it reads like the tutorial it comes from. With a logdir,
+loss and accuracy are written for TensorBoard every 100 steps (tags ``summaries/cross_entropy``,
+``summaries/accuracy``), the graph with its name scopes, and a checkpoint at the end.
 
 >>> from flowir.models import mnist_mlp
 >>> result = mnist_mlp.train(steps=500, data_dir="MNIST_data")   # doctest: +SKIP
@@ -126,8 +126,8 @@ def train(
         if seed is not None:
             tf.set_random_seed(seed)
         model = build_model(learning_rate)
-        merged = _summaries(model, logdir, say)
-        saver = _saver(logdir, say)
+        merged = _summaries(model, logdir)
+        saver = tf.train.Saver() if logdir is not None else None
         bar = _Progress(steps, progress) if progress is not None else None
         start = time.perf_counter()
         with tf.Session(graph=graph, backend=backend) as sess:
@@ -160,27 +160,14 @@ def train(
     return TrainResult(accuracy, float(loss_value), steps, seconds, backend_name, logdir)
 
 
-def _summaries(model: Model, logdir: str | None, say: Callable[[str], None]) -> Any:
-    """The merged scalar summaries of the batch loss and accuracy, when ``tf.summary`` has
-    what it takes (``scalar``, ``merge_all``, ``FileWriter``); else ``None``."""
+def _summaries(model: Model, logdir: str | None) -> Any:
+    """The merged scalar summaries of the batch loss and accuracy (``None`` without a logdir)."""
     if logdir is None:
         return None
-    summary = getattr(tf, "summary", None)
-    if summary is None or not all(hasattr(summary, n) for n in ("scalar", "merge_all", "FileWriter")):
-        say("no TensorBoard summaries: tf.summary.FileWriter is not available yet")
-        return None
-    summary.scalar("loss", model.loss)
-    summary.scalar("accuracy", model.accuracy)
-    return summary.merge_all()
-
-
-def _saver(logdir: str | None, say: Callable[[str], None]) -> Any:
-    if logdir is None:
-        return None
-    if not hasattr(tf.train, "Saver"):
-        say("no checkpoint: tf.train.Saver is not available yet")
-        return None
-    return tf.train.Saver()
+    with tf.name_scope("summaries"):
+        tf.summary.scalar("cross_entropy", model.loss)
+        tf.summary.scalar("accuracy", model.accuracy)
+    return tf.summary.merge_all()
 
 
 class _Progress:

@@ -36,6 +36,7 @@ _LAZY: dict[str, str] = {
     "FunctionalizeStatePass": "flowir.passes.functionalize",
     "functionalize_state": "flowir.passes.functionalize",
     "StateSignature": "flowir.passes.functionalize",
+    "LegalizePass": "flowir.passes.legalize",
 }
 
 __all__ = [

@@ -161,6 +161,7 @@ _BUILTIN_PASSES: dict[str, tuple[str, str]] = {
     "cse": ("flowir.passes.cse", "CSEPass"),
     "canonicalize": ("flowir.passes.canonicalize", "CanonicalizePass"),
     "functionalize-state": ("flowir.passes.functionalize", "FunctionalizeStatePass"),
+    "legalize": ("flowir.passes.legalize", "LegalizePass"),
 }
 
 

@@ -57,9 +57,11 @@ _EXPORTS: dict[str, str] = {
         "generation",
     ),
     **dict.fromkeys(
-        ["arrays_for", "broadcastable_shapes", "dtypes", "elements_for", "shapes", "tensor_types"], "strategies"
+        ["arrays_for", "broadcastable_shapes", "dtypes", "elements_for", "matmul_shapes", "shapes", "tensor_types"], "strategies"
     ),
     "model_graph": "bigraph",
+    **dict.fromkeys(["feeds_for", "FeedPlan", "INDEX_OPERANDS"], "feeds"),
+    **dict.fromkeys(["check_shapes", "ShapeCheckError", "ShapeCheckReport"], "shapecheck"),
     **dict.fromkeys(["check_grads", "vjp"], "gradcheck"),
 }
 

@@ -815,14 +815,26 @@ def _summary_scalar(draw: st.DrawFn, pool: Pool) -> Build | None:
 
 @gen_rule(ops.Histogram)
 def _summary_histogram(draw: st.DrawFn, pool: Pool) -> Build | None:
-    x = pool.pick(dtypes=NUMERIC)
+    # A NaN or an infinity fails the run (as TF1), and computed or fed floats may hold them:
+    # float values are constants of finite elements.
+    if draw(st.booleans()):
+        x = pool.pick(dtypes=NUMERIC - FLOATS)
+    else:
+        dtype = _out_dtype(draw, pool, FLOATS)
+        x = None if dtype is None else pool.new_constant(dtype, pool.static_shape())
     return None if x is None else Build((x,), {"tag": draw(_TAGS)})
 
 
 @gen_rule(ops.Image)
 def _summary_image(draw: st.DrawFn, pool: Pool) -> Build | None:
     dtypes = ops.summary.IMAGE_DTYPES
-    x = pool.pick(dtypes=dtypes, min_rank=4, max_rank=4, where=lambda e: e.shape[3] in ops.summary.IMAGE_CHANNELS)
+    # Images without pixels fail the run (as TF).
+    x = pool.pick(
+        dtypes=dtypes,
+        min_rank=4,
+        max_rank=4,
+        where=lambda e: e.shape[3] in ops.summary.IMAGE_CHANNELS and e.shape[1] != 0 and e.shape[2] != 0,
+    )
     if x is None:
         dtype = _out_dtype(draw, pool, dtypes)
         if dtype is None:
@@ -837,7 +849,14 @@ def _summary_image(draw: st.DrawFn, pool: Pool) -> Build | None:
 
 @gen_rule(ops.Audio)
 def _summary_audio(draw: st.DrawFn, pool: Pool) -> Build | None:
-    x = pool.pick(dtypes=FLOATS, min_rank=2, max_rank=3)
+    # Clips without channels fail the run (as TF).
+    x = pool.pick(
+        dtypes=FLOATS,
+        min_rank=2,
+        max_rank=3,
+        where=lambda e: e.rank == 2 or e.shape[2] != 0,
+        make=lambda: tuple(pool.new_dim() for _ in range(draw(st.integers(2, 3)))),
+    )
     if x is None:
         return None
     attrs: dict = {"tag": draw(_TAGS), "sample_rate": float(draw(st.sampled_from([8000, 16000, 44100])))}
@@ -852,11 +871,50 @@ def _summary_text(draw: st.DrawFn, pool: Pool) -> Build | None:
     return None if x is None else Build((x,), {"tag": draw(_TAGS)})
 
 
+def _summary_tags(op: Operation | None) -> frozenset[str] | None:
+    """The tags of the values of the summary ``op`` yields (``None`` if it is no summary)."""
+    if op is None:
+        return None
+    if type(op) is ops.Merge:
+        found = [_summary_tags(v.owner) for v in op.operands]
+        return None if any(t is None for t in found) else frozenset().union(*found)  # type: ignore[arg-type]
+    if type(op) is ops.Constant:
+        value = op.value
+        if value.dtype != object or value.shape != ():
+            return None
+        from flowir.ir.reference.summary import summary_pb2
+
+        try:
+            parsed = summary_pb2().Summary.FromString(bytes(value[()]))
+        except Exception:  # any undecodable string: not a summary
+            return None
+        return frozenset(v.tag for v in parsed.value)
+    tag = op.attributes.get("tag") if op.name.startswith("summary.") else None
+    return None if tag is None else frozenset({tag})
+
+
 @gen_rule(ops.Merge)
 def _summary_merge(draw: st.DrawFn, pool: Pool) -> Build | None:
-    inputs = [pool.pick(dtypes={DType.string}, max_rank=0) for _ in range(draw(st.integers(1, 3)))]
-    if any(x is None for x in inputs):
-        return None
+    # Merging fails on an input that is no summary or on a tag seen twice (as TF): inputs are
+    # summaries with disjoint tags.
+    candidates = pool.tensors(lambda e: e.rank == 0 and _summary_tags(e.op) is not None)
+    if not candidates or pool.chance(0.2):
+        from flowir.ir.reference.summary import summary_pb2
+
+        pb2 = summary_pb2()
+        value = pb2.Summary.Value(tag=draw(_TAGS), simple_value=draw(st.floats(width=32)))
+        summary = np.empty((), dtype=object)
+        summary[()] = pb2.Summary(value=[value]).SerializeToString()
+        candidates = [*candidates, pool.add_constant(summary)]
+    inputs: list[Entry] = []
+    seen: set[str] = set()
+    for _ in range(draw(st.integers(1, 3))):
+        x = pool.choose(candidates)
+        tags = _summary_tags(x.op)
+        assert tags is not None
+        if not tags & seen:
+            inputs.append(x)
+            seen |= tags
     return Build((inputs,))
 
 
@@ -1000,3 +1058,296 @@ def _reshape_like(draw: st.DrawFn, pool: Pool) -> Build | None:
     shape = tuple((symbol if symbol is not None else n // known) if d == -1 else d for d in build.attrs["shape"])
     like = pool.operand(draw(st.sampled_from(pool.allowed(None))), shape)
     return Build((x, like))
+
+
+# --------------------------------------------------------------------------------------------
+# Catalog extensions for ONNX: parametric activations, cumsum, broadcast_to, conv and pooling
+
+
+@gen_rule(ops.Gelu)
+def _gelu(draw: st.DrawFn, pool: Pool) -> Build | None:
+    x = pool.pick(dtypes=FLOATS)
+    if x is None:
+        return None
+    return Build((x,), {"approximate": draw(st.sampled_from(["none", "tanh"]))})
+
+
+@gen_rule(ops.Elu, ops.LeakyRelu)
+def _alpha_activation(draw: st.DrawFn, pool: Pool) -> Build | None:
+    x = pool.pick(dtypes=FLOATS)
+    if x is None:
+        return None
+    attrs = {"alpha": draw(st.sampled_from([0.01, 0.2, 1.0, 1.5]))} if draw(st.booleans()) else {}
+    return Build((x,), attrs)
+
+
+@gen_rule(ops.CumSum)
+def _cumsum(draw: st.DrawFn, pool: Pool) -> Build | None:
+    x = pool.pick(dtypes=NUMERIC, min_rank=1)
+    if x is None:
+        return None
+    axis = _axis(draw, draw(st.integers(0, x.rank - 1)), x.rank)
+    return Build((x,), {"axis": axis, "exclusive": draw(st.booleans()), "reverse": draw(st.booleans())})
+
+
+@gen_rule(ops.BroadcastTo)
+def _broadcast_to(draw: st.DrawFn, pool: Pool) -> Build | None:
+    """``shape`` has 1 against every symbol of ``x`` (which keeps it), and against static
+    dims either 1, the dim, or (against 1) a new size; by chance extra leading dims."""
+    x = pool.pick()
+    if x is None:
+        return None
+    shape: list[int] = []
+    for d in x.shape[draw(st.integers(0, x.rank)) :]:
+        if is_symbol(d):
+            shape.append(1)
+        elif d == 1:
+            shape.append(draw(st.integers(1, pool.config.max_side)))
+        else:
+            shape.append(draw(st.sampled_from([1, d])))
+    lead = [pool.new_dim(static_only=True) for _ in range(draw(st.integers(0, max(pool.config.max_rank - x.rank, 0))))]
+    return Build((x,), {"shape": lead + shape})
+
+
+def _window_input(draw: st.DrawFn, pool: Pool, dtypes: frozenset[DType]) -> Entry | None:
+    """A value of rank 3 to 5 whose dims but the first (the batch) are static and non-zero:
+    window sizes and channel counts are attributes, so only the batch may vary."""
+    hi = min(pool.config.max_rank, 5)
+    if hi < 3:
+        return None
+
+    def fits(e: Entry) -> bool:
+        return all(not is_symbol(d) and d >= 1 for d in e.shape[1:])
+
+    def make() -> tuple[int, ...]:
+        rank = draw(st.integers(3, hi))
+        side = st.integers(max(pool.config.min_side, 1), max(pool.config.max_side, 1) + 2)
+        return (pool.new_dim(), *(draw(side) for _ in range(rank - 1)))
+
+    return pool.pick(dtypes=dtypes, min_rank=3, max_rank=hi, where=fits, make=make)
+
+
+def _window_attrs(draw: st.DrawFn, sizes: Sequence[int], pooling: bool) -> tuple[dict, list[int]]:
+    """Window attributes for spatial ``sizes`` with which every window fits, and the kernel."""
+    n = len(sizes)
+    padding = draw(st.sampled_from(ops.nn.PADDINGS))
+    pads = [draw(st.integers(0, 2)) for _ in range(2 * n)] if padding == "EXPLICIT" else [0] * (2 * n)
+    kernel, dilations = [], []
+    for i, size in enumerate(sizes):
+        room = size + pads[2 * i] + pads[2 * i + 1]
+        k = draw(st.integers(1, min(room, 3) if padding in ("VALID", "EXPLICIT") else 3))
+        d = draw(st.integers(1, 2))
+        if padding in ("VALID", "EXPLICIT") and (k - 1) * d + 1 > room:
+            d = 1
+        kernel.append(k)
+        dilations.append(d)
+    attrs: dict = {"padding": padding}
+    if padding == "EXPLICIT":
+        attrs["pads"] = pads
+    if any(d != 1 for d in dilations) or draw(st.booleans()):
+        attrs["dilations"] = dilations
+    if draw(st.booleans()):
+        attrs["strides"] = [draw(st.integers(1, 3)) for _ in range(n)]
+    if pooling and padding in ("VALID", "EXPLICIT") and draw(st.booleans()):
+        attrs["ceil_mode"] = True
+    return attrs, kernel
+
+
+def _conv_build(draw: st.DrawFn, pool: Pool) -> Build | None:
+    x = _window_input(draw, pool, FLOATS)
+    if x is None:
+        return None
+    data_format = draw(st.sampled_from(ops.nn.DATA_FORMATS))
+    last = data_format == "NHWC"
+    channels = x.shape[-1] if last else x.shape[1]
+    sizes = x.shape[1:-1] if last else x.shape[2:]
+    attrs, kernel = _window_attrs(draw, sizes, pooling=False)
+    groups = draw(st.sampled_from([g for g in range(1, channels + 1) if channels % g == 0]))
+    out = groups * draw(st.integers(1, 2))
+    filter_format = draw(st.sampled_from(ops.nn.FILTER_FORMATS))
+    per_group = channels // groups
+    w_shape = (*kernel, per_group, out) if filter_format == "HWIO" else (out, per_group, *kernel)
+    w = pool.operand(x.dtype, tuple(w_shape))
+    attrs.update(data_format=data_format, filter_format=filter_format)
+    if groups != 1:
+        attrs["groups"] = groups
+    return Build((x, w), attrs)
+
+
+def _pool_build(draw: st.DrawFn, pool: Pool, dtypes: frozenset[DType], avg: bool) -> Build | None:
+    x = _window_input(draw, pool, dtypes)
+    if x is None:
+        return None
+    data_format = draw(st.sampled_from(ops.nn.DATA_FORMATS))
+    sizes = x.shape[1:-1] if data_format == "NHWC" else x.shape[2:]
+    attrs, kernel = _window_attrs(draw, sizes, pooling=True)
+    attrs.update(kernel_shape=kernel, data_format=data_format)
+    if avg and draw(st.booleans()):
+        attrs["count_include_pad"] = True
+    return Build((x,), attrs)
+
+
+GEN_RULES[ops.Conv] = _conv_build
+GEN_RULES[ops.MaxPool] = lambda draw, pool: _pool_build(draw, pool, NUMERIC, avg=False)
+GEN_RULES[ops.AvgPool] = lambda draw, pool: _pool_build(draw, pool, FLOATS, avg=True)
+
+
+def _window_adjoint(
+    forward: type[Operation], build_forward: GenRule, make: Callable[[Build, Entry], Build]
+) -> GenRule:
+    """A rule drawing ``forward`` (of float operands), then a cotangent of its result's
+    witness shape and dtype, and building the adjoint with ``make(build, cotangent)``."""
+
+    def rule(draw: st.DrawFn, pool: Pool) -> Build | None:
+        build = build_forward(draw, pool)
+        if build is None:
+            return None
+        results = _forward_witness(forward, build)
+        if results is None:
+            return None
+        return make(build, pool.operand(results[0].dtype, results[0].shape))  # type: ignore[arg-type]
+
+    return rule
+
+
+GEN_RULES[ops.ConvInputGrad] = _window_adjoint(
+    ops.Conv, _conv_build, lambda b, dy: Build((dy, b.operands[1], b.operands[0]), b.attrs)
+)
+GEN_RULES[ops.ConvFilterGrad] = _window_adjoint(
+    ops.Conv, _conv_build, lambda b, dy: Build((b.operands[0], dy, b.operands[1]), b.attrs)
+)
+GEN_RULES[ops.MaxPoolGrad] = _window_adjoint(
+    ops.MaxPool,
+    lambda draw, pool: _pool_build(draw, pool, FLOATS, avg=False),
+    lambda b, dy: Build((b.operands[0], dy), b.attrs),
+)
+GEN_RULES[ops.AvgPoolGrad] = _window_adjoint(
+    ops.AvgPool,
+    lambda draw, pool: _pool_build(draw, pool, FLOATS, avg=True),
+    lambda b, dy: Build((dy, b.operands[0]), b.attrs),
+)
+
+
+@gen_rule(ops.MaxPoolGradGrad)
+def _max_pool_grad_grad(draw: st.DrawFn, pool: Pool) -> Build | None:
+    """A float max pooling's operand ``x`` and a tangent ``g`` of ``x``'s witness shape."""
+    build = _pool_build(draw, pool, FLOATS, avg=False)
+    if build is None:
+        return None
+    (x,) = build.operands
+    return Build((x, pool.operand(x.dtype, x.shape)), build.attrs)
+
+
+def _resize_build(draw: st.DrawFn, pool: Pool, dtypes: frozenset[DType] | None) -> Build | None:
+    """Symbols keep scale 1 (their size varies); static dims get a scale or, with ``sizes``,
+    a new size (a static dim of 0 stays 0)."""
+    x = pool.pick(dtypes=dtypes, min_rank=1)
+    if x is None:
+        return None
+    attrs: dict = {
+        "coordinate_transformation_mode": draw(st.sampled_from(ops.nn.COORDINATE_MODES)),
+        "nearest_mode": draw(st.sampled_from(ops.nn.NEAREST_MODES)),
+    }
+    if not any(is_symbol(d) for d in x.shape) and draw(st.booleans()):
+        attrs["sizes"] = [0 if d == 0 else draw(st.integers(1, 6)) for d in x.shape]
+    else:
+        attrs["scales"] = [1.0 if is_symbol(d) else draw(st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0])) for d in x.shape]
+    return Build((x,), attrs)
+
+
+GEN_RULES[ops.ResizeNearest] = lambda draw, pool: _resize_build(draw, pool, NUMERIC | {DType.bool})
+
+
+@gen_rule(ops.ResizeNearestGrad)
+def _resize_nearest_grad(draw: st.DrawFn, pool: Pool) -> Build | None:
+    build = _resize_build(draw, pool, None)
+    dtypes = pool.allowed(FLOATS)
+    if build is None or not dtypes:
+        return None
+    results = _forward_witness(ops.ResizeNearest, build)
+    if results is None:
+        return None
+    g = pool.operand(draw(st.sampled_from(dtypes)), results[0].shape)  # type: ignore[arg-type]
+    return Build((g, build.operands[0]), build.attrs)
+
+
+def _static_shape_with_axis(draw: st.DrawFn, pool: Pool) -> tuple[int, ...]:
+    """A static witness shape of rank >= 1 with a non-empty dim."""
+    dims = [pool.new_dim(static_only=True) for _ in range(draw(st.integers(0, max(pool.config.max_rank - 1, 0))))]
+    dims.insert(draw(st.integers(0, len(dims))), draw(st.integers(1, max(pool.config.max_side, 1))))
+    return tuple(dims)
+
+
+def _take_along_axis_build(draw: st.DrawFn, pool: Pool, dtypes: frozenset[DType] | None) -> Build | None:
+    """A static ``x`` (indices are constants, which must match its other dims) and indices
+    in range of a non-empty axis."""
+    x = pool.pick(
+        dtypes=dtypes,
+        min_rank=1,
+        where=lambda e: not any(is_symbol(d) for d in e.shape) and bool(_static_axes(e, min_size=1)),
+        make=lambda: _static_shape_with_axis(draw, pool),
+    )
+    dtype = _index_dtype(pool)
+    if x is None or dtype is None or not _static_axes(x, min_size=1):
+        return None
+    axis = draw(st.sampled_from(_static_axes(x, min_size=1)))
+    shape = list(x.shape)
+    shape[axis] = draw(st.integers(0, pool.config.max_side))
+    indices = pool.new_constant(dtype, tuple(shape), elements=st.integers(0, x.shape[axis] - 1))
+    return Build((x, indices), {"axis": _axis(draw, axis, x.rank)})
+
+
+GEN_RULES[ops.TakeAlongAxis] = lambda draw, pool: _take_along_axis_build(draw, pool, None)
+
+
+@gen_rule(ops.TakeAlongAxisGrad)
+def _take_along_axis_grad(draw: st.DrawFn, pool: Pool) -> Build | None:
+    build = _take_along_axis_build(draw, pool, None)
+    dtypes = pool.allowed(NUMERIC)
+    if build is None or not dtypes:
+        return None
+    x, indices = build.operands
+    g = pool.operand(draw(st.sampled_from(dtypes)), indices.shape)
+    return Build((g, indices, x), build.attrs)
+
+
+@gen_rule(ops.TopK)
+def _top_k(draw: st.DrawFn, pool: Pool) -> Build | None:
+    x = pool.pick(dtypes=NUMERIC, min_rank=1, where=lambda e: bool(_static_axes(e)), make=lambda: _shape_with(pool))
+    dtype = _index_dtype(pool)
+    if x is None or dtype is None or not _static_axes(x):
+        return None
+    axis = draw(st.sampled_from(_static_axes(x)))
+    attrs = {"k": draw(st.integers(0, x.shape[axis])), "axis": _axis(draw, axis, x.rank), "index_dtype": dtype}
+    if draw(st.booleans()):
+        attrs["largest"] = False
+    return Build((x,), attrs)
+
+
+@gen_rule(ops.ConvTranspose)
+def _conv_transpose(draw: st.DrawFn, pool: Pool) -> Build | None:
+    """A convolution's input (VALID or EXPLICIT padding) as the result's shape: its ``x``
+    has the convolution's output shape, so every crop fits."""
+    build = _conv_build(draw, pool)
+    if build is None or build.attrs.get("padding") not in ("VALID", "EXPLICIT"):
+        return None
+    results = _forward_witness(ops.Conv, build)
+    if results is None or any(d == 0 for d in results[0].shape[1:]):  # type: ignore[union-attr]
+        return None
+    x = pool.operand(results[0].dtype, results[0].shape)  # type: ignore[arg-type]
+    attrs = dict(build.attrs)
+    strides = attrs.get("strides")
+    if strides and draw(st.booleans()):
+        attrs["output_padding"] = [draw(st.integers(0, s - 1)) for s in strides]
+    return Build((x, build.operands[1]), attrs)
+
+
+@gen_rule(ops.Trilu)
+def _trilu(draw: st.DrawFn, pool: Pool) -> Build | None:
+    x = pool.pick(dtypes=NUMERIC | {DType.bool}, min_rank=2)
+    if x is None:
+        return None
+    attrs: dict = {"k": draw(st.integers(-3, 3))}
+    if draw(st.booleans()):
+        attrs["upper"] = False
+    return Build((x,), attrs)

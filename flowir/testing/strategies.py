@@ -33,6 +33,8 @@ __all__ = [
     "tensor_types",
     "BroadcastShapes",
     "broadcastable_shapes",
+    "MatmulShapes",
+    "matmul_shapes",
     "elements_for",
     "arrays_for",
     "concrete_shapes_for",
@@ -172,6 +174,69 @@ def broadcastable_shapes(
             out.append(tuple(dims))
         inputs = tuple(out)
         return BroadcastShapes(inputs, broadcast_shapes(*inputs), concrete, result)
+
+    return build()
+
+
+class MatmulShapes(NamedTuple):
+    """Operand shapes of a (batched) matrix product ``a @ b``.
+
+    ``a_shape``/``b_shape`` may hold ``None`` dims; ``concrete_a``/``concrete_b`` are one
+    static instance that ``np.matmul`` multiplies to ``concrete_result``. Batch dims broadcast
+    as numpy's; ``a`` is ``[..., m, k]`` and ``b`` ``[..., k, n]`` (rank >= 2 both).
+    """
+
+    a_shape: Shape
+    b_shape: Shape
+    concrete_a: tuple[int, ...]
+    concrete_b: tuple[int, ...]
+    concrete_result: tuple[int, ...]
+
+
+def matmul_shapes(
+    min_batch_dims: int = 0,
+    max_batch_dims: int = 2,
+    min_side: int = 1,
+    max_side: int = 5,
+    wildcards: bool = True,
+) -> st.SearchStrategy[MatmulShapes]:
+    """Shapes ``[..., m, k]`` and ``[..., k, n]`` that ``np.matmul`` accepts, built on
+    ``hypothesis.extra.numpy.mutually_broadcastable_shapes`` with the gufunc signature
+    ``(m,k),(k,n)->(m,n)``; with ``wildcards`` some dims become ``None`` (a batch dim of size 1
+    broadcast against a larger one never does: a wildcard there could hold any size).
+
+    >>> from hypothesis import find
+    >>> m = find(matmul_shapes(), lambda m: len(m.concrete_a) == 3)
+    >>> m.concrete_a[-1] == m.concrete_b[-2]
+    True
+    """
+
+    @st.composite
+    def build(draw: st.DrawFn) -> MatmulShapes:
+        base = draw(
+            hnp.mutually_broadcastable_shapes(
+                signature="(m,k),(k,n)->(m,n)",
+                min_dims=min_batch_dims,
+                max_dims=max_batch_dims,
+                min_side=min_side,
+                max_side=max_side,
+            )
+        )
+        a, b = (tuple(s) for s in base.input_shapes)
+        result = tuple(base.result_shape)
+        if not wildcards:
+            return MatmulShapes(a, b, a, b, result)
+        batch = result[:-2]
+
+        def erase(s: tuple[int, ...]) -> tuple[int | None, ...]:
+            offset = len(batch) - (len(s) - 2)
+            dims: list[int | None] = []
+            for i, d in enumerate(s):
+                stretched = i < len(s) - 2 and d == 1 and batch[offset + i] != 1
+                dims.append(None if not stretched and draw(st.booleans()) else d)
+            return tuple(dims)
+
+        return MatmulShapes(erase(a), erase(b), a, b, result)
 
     return build()
 

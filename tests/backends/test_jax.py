@@ -121,10 +121,11 @@ def test_unsupported_ops_are_all_reported_before_anything_runs() -> None:
     with pytest.raises(UnsupportedOpError) as info:
         JAX.compile(Program(sub, 1, [], 3, []))
     text = str(info.value)
-    assert "jax backend cannot run 4 op(s)" in text
+    assert "jax backend cannot run 3 op(s)" in text
     for expected in ("'unfed'", "not fed", "state.variable 'v'", "state.read 'v/read'", "functionalize-state"):
         assert expected in text
-    assert "summary.scalar 'loss_summary' at model.py:12 in build" in text and "strings" in text
+    # Summaries run on the host with their reference kernels.
+    assert "loss_summary" not in text
 
 
 @pytest.fixture
@@ -646,3 +647,26 @@ def test_sessions_hand_out_numpy_arrays_the_caller_owns() -> None:
             assert type(after) is np.ndarray
             np.testing.assert_array_equal(after, [2.0, 3.0])
             np.testing.assert_array_equal(sess.run(v), [2.0, 3.0])
+
+
+def test_session_batch_buckets_bound_the_xla_compilations(caplog) -> None:
+    import flowir as tf
+
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 784], name="x")
+        w = tf.Variable(np.random.default_rng(0).normal(size=(784, 10)).astype(np.float32) * 0.01, name="w")
+        probs = tf.nn.softmax(tf.nn.relu(tf.matmul(x, w)))
+        with tf.Session(backend="jax", batch_buckets=True) as sess:
+            sess.run(w.initializer)
+            before = sess.backend.compilations
+            rng = np.random.default_rng(1)
+            with caplog.at_level(logging.INFO, logger="flowir.backends.jax"):
+                for n in range(1, 33):
+                    xv = rng.random((n, 784), dtype=np.float32)
+                    want = xv @ sess.run(w)
+                    want = np.exp(np.maximum(want, 0))
+                    np.testing.assert_allclose(sess.run(probs, {x: xv}), want / want.sum(1, keepdims=True), rtol=1e-5)
+            assert sess.backend.compilations - before == 6  # batches 1, 2, 4, 8, 16, 32
+            assert sum(sess.compile_counts.values()) == 6 + 2  # and the initializer, the read of w
+            shapes = [r.getMessage() for r in caplog.records if "compiling" in r.getMessage()]
+            assert any("f32[32, 784]" in m for m in shapes) and not any("f32[31, 784]" in m for m in shapes)

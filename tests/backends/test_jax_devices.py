@@ -123,3 +123,27 @@ def test_a_graph_split_across_two_devices() -> None:
     out = subprocess.run([sys.executable, "-c", _TWO_CPUS], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().endswith("ok")
+
+
+def test_device_count_hides_devices_and_config_proto_sets_soft_placement() -> None:
+    hidden = JaxBackend().with_options(device_count={"GPU": 0})
+    assert hidden.devices.default.platform == "cpu"
+    assert hidden.with_options(device_count={"gpu": 0}) is hidden  # one instance per setting
+    with pytest.raises(DevicePlacementError, match="'/gpu:0', which does not exist"):
+        hidden.with_options(allow_soft_placement=False, device_count={"GPU": 0}).compile(
+            make_program(placed_graph("/gpu:0"))
+        )
+    with tf.Graph().as_default():
+        with tf.device("/gpu:0"):
+            x = tf.placeholder(tf.float32, [2])
+            y = x * 2.0
+        strict = tf.ConfigProto(device_count={"GPU": 0})  # TF's default: no soft placement
+        with tf.Session(backend="jax", config=strict) as sess:
+            with pytest.raises(tf.errors.InvalidArgumentError, match="does not exist"):
+                sess.run(y, {x: [1.0, 2.0]})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            soft = tf.ConfigProto(allow_soft_placement=True, device_count={"GPU": 0})
+            with tf.Session(backend="jax", config=soft) as sess:
+                np.testing.assert_array_equal(sess.run(y, {x: [1.0, 2.0]}), [2.0, 4.0])
+                assert sess.backend.device_count == {"GPU": 0}

@@ -9,8 +9,21 @@ import pytest
 
 import flowir as tf
 from flowir.frontends.graph.building import make_op
+from flowir.ir import PURE, Operation, operand, register_op
 from flowir.ir.errors import DTypeError, FlowirError, ShapeError
-from flowir.ir.ops import summary
+from flowir.ir.types import Type
+
+
+@register_op
+class NoKernel(Operation):
+    """A test-only op that no backend can run."""
+
+    name = "test_errors.no_kernel"
+    traits = PURE
+    x = operand()
+
+    def infer_type(self, x: Type) -> Type:
+        return x
 
 
 @pytest.fixture(autouse=True)
@@ -111,9 +124,9 @@ def test_runtime_shape_mismatch_is_invalid_argument(sess):
 def test_op_without_a_kernel_is_unimplemented_before_running(sess):
     v = tf.Variable(0, name="v")
     sess.run(v.initializer)
-    scalar = make_op(summary.Scalar, [tf.constant(1.0)], default_name="ScalarSummary", tag="t")
-    with pytest.raises(tf.errors.UnimplementedError, match="summary.scalar 'ScalarSummary'"):
-        sess.run([v.assign_add(1), scalar.outputs[0]])
+    op = make_op(NoKernel, [tf.constant(1.0)], default_name="NoKernel")
+    with pytest.raises(tf.errors.UnimplementedError, match="test_errors.no_kernel 'NoKernel'"):
+        sess.run([v.assign_add(1), op.outputs[0]])
     assert sess.run(v) == 0
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import collections
+import logging
+import warnings
 
 import numpy as np
 import pytest
 
 import flowir as tf
 import flowir.ir.transforms as transforms
+from flowir.frontends.graph.session import FetchSignature
 
 
 @pytest.fixture(autouse=True)
@@ -363,3 +366,225 @@ def test_interactive_sessions_closed_out_of_order():
     assert c.eval() == 1
     second.close()
     assert tf.get_default_session() is None
+
+
+# -- options, compile counts and batch buckets ----------------------------------------------
+
+
+def test_config_proto_fields_and_session_config():
+    config = tf.ConfigProto(allow_soft_placement=True, device_count={"GPU": 0}, intra_op_parallelism_threads=2)
+    config.gpu_options.allow_growth = True
+    config.inter_op_parallelism_threads = 3
+    config.operation_timeout_in_ms = 5000
+    assert not tf.ConfigProto().allow_soft_placement  # TF's proto default
+    with pytest.raises(ValueError, match='has no "allow_growths" field'):
+        config.gpu_options.allow_growths = True
+    with pytest.raises(TypeError):
+        tf.ConfigProto(no_such_field=1)
+    with pytest.raises(ValueError, match="device_count"):
+        tf.ConfigProto(device_count={"GPU": -1})
+    with tf.Session(config=config) as sess:
+        assert sess.config == config and sess.config is not config  # the session keeps a copy
+        assert sess.config.gpu_options.allow_growth and sess.config.operation_timeout_in_ms == 5000
+        assert sess.run(tf.constant(2.0) * 3.0, options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE),
+                        run_metadata=tf.RunMetadata()) == 6.0
+    assert tf.Session().config.allow_soft_placement  # flowir's default without a config
+    assert not tf.Session(config={"allow_soft_placement": False}).config.allow_soft_placement
+    assert tf.Session(config={"gpu_options": {"allow_growth": True}}).config.gpu_options.allow_growth
+    with pytest.raises(ValueError, match="Session config"):
+        tf.Session(config={"allow_soft_placment": True})
+    merged = tf.ConfigProto(log_device_placement=True)
+    merged.MergeFrom(tf.ConfigProto(device_count={"CPU": 1}))
+    assert merged.log_device_placement and merged.device_count == {"CPU": 1}
+
+
+def test_a_foreign_config_object_is_read_by_field_names():
+    class Gpu:
+        allow_growth = True
+
+    class Foreign:
+        allow_soft_placement = False
+        log_device_placement = True
+        device_count = {"GPU": 0}
+        gpu_options = Gpu()
+
+    config = tf.Session(config=Foreign()).config
+    assert isinstance(config, tf.ConfigProto)
+    assert (config.allow_soft_placement, config.log_device_placement, config.device_count) == (False, True, {"GPU": 0})
+    assert config.gpu_options.allow_growth
+
+
+def test_compile_counts_per_fetch_signature_and_an_info_log_per_compile(sess, caplog):
+    x = tf.placeholder(tf.float32, [None], name="x")
+    y = x * 2.0
+    z = x + 1.0
+    with caplog.at_level(logging.INFO, logger="flowir.session"):
+        sess.run(y, {x: [1.0]})
+        sess.run(y, {x: [2.0]})  # cached: no compile
+        sess.run("mul:0", {"x:0": [1.0, 2.0]})  # same signature, new shape
+        sess.run([y, z], {x: [1.0]})
+    sig = FetchSignature(("mul:0",), ("x:0",))
+    assert sess.compile_counts == {sig: 2, FetchSignature(("mul:0", "add:0"), ("x:0",)): 1}
+    logged = [r.getMessage() for r in caplog.records if r.name == "flowir.session"]
+    assert len(logged) == 3
+    assert "fetches [mul:0] for feed shapes {x:0: [2]} (compilation 2 of these fetches" in logged[1]
+    assert "batch_buckets" in logged[1]  # a new batch size recompiled: the log says what helps
+    sess.compile_counts.clear()  # a copy
+    assert sess.compile_counts[sig] == 2
+    with tf.Session(graph=sess.graph) as other:
+        other.run(y, {x: [3.0]})  # compiled by the first session: reused, not counted
+        assert other.compile_counts == {}
+
+
+def test_log_device_placement_logs_where_a_run_runs(caplog):
+    y = tf.constant([1.0]) * 2.0
+    with tf.Session(config=tf.ConfigProto(log_device_placement=True)) as sess:
+        with caplog.at_level(logging.INFO, logger="flowir.session"):
+            sess.run(y)
+    assert any(" run on " in r.getMessage() for r in caplog.records if r.name == "flowir.session")
+
+
+def _fed_compiles(sess):
+    """The compilations of ``sess`` for fetch signatures with feeds."""
+    return sum(n for sig, n in sess.compile_counts.items() if sig.feeds)
+
+
+def _classifier():
+    """A batch-rowwise graph: logits, probabilities and predicted classes of a linear model."""
+    x = tf.placeholder(tf.float32, [None, 5], name="x")
+    w = tf.Variable(np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32), name="w")
+    b = tf.Variable(np.float32([0.5, -1.0, 0.25]), name="b")
+    logits = tf.matmul(x, w) + b
+    return x, [logits, tf.nn.softmax(logits), tf.argmax(logits, 1), tf.reduce_sum(logits * logits, axis=1), w], [w, b]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax"])
+def test_batch_buckets_pad_to_powers_of_two_and_slice_results_back(backend):
+    if backend == "jax":
+        pytest.importorskip("jax")
+    sessions = []
+    for buckets in (None, True):  # one graph each: sessions on one graph share compiled runs
+        with tf.Graph().as_default() as g:
+            x, fetches, variables = _classifier()
+            sess = tf.Session(graph=g, backend=backend, batch_buckets=buckets)
+            sess.run(tf.variables_initializer(variables))
+            sessions.append((sess, x, fetches))
+    rng = np.random.default_rng(1)
+    sizes = [1, 3, 5, 2, 7, 8, 13, 16, 9, 4]
+    for n in sizes:
+        xv = rng.normal(size=(n, 5)).astype(np.float32)
+        (exact, x1, f1), (padded, x2, f2) = sessions
+        want, got = exact.run(f1, {x1: xv}), padded.run(f2, {x2: xv})
+        for w_, g_ in zip(want, got):
+            assert g_.shape == w_.shape and g_.dtype == w_.dtype
+            np.testing.assert_allclose(g_, w_, rtol=1e-6, atol=1e-6)
+    assert _fed_compiles(sessions[0][0]) == len(set(sizes))
+    assert _fed_compiles(sessions[1][0]) == len({1, 4, 8, 2, 16})  # the buckets used
+
+
+def test_batch_buckets_given_as_sizes():
+    x, fetches, variables = _classifier()
+    with tf.Session(backend="numpy", batch_buckets=[4, 10]) as sess:
+        sess.run(tf.variables_initializer(variables))
+        for n in (1, 2, 3, 4, 6, 10, 11, 12):
+            xv = np.ones((n, 5), np.float32) * n
+            assert sess.run(fetches[0], {x: xv}).shape == (n, 3)
+        # 1-4 share 4, 6 and 10 share 10; 11 and 12 are above the largest bucket: run exactly.
+        assert _fed_compiles(sess) == 4
+    with pytest.raises(ValueError, match="batch_buckets"):
+        tf.Session(batch_buckets=[0, 4])
+    with pytest.raises(ValueError, match="batch_buckets"):
+        tf.Session(batch_buckets=[])
+
+
+def test_padding_repeats_real_rows_so_run_time_checks_see_no_new_values():
+    x = tf.placeholder(tf.int32, [None], name="x")
+    y = tf.constant(100) // x  # integer division by zero is a run-time error
+    with tf.Session(backend="numpy", batch_buckets=True) as sess:
+        np.testing.assert_array_equal(sess.run(y, {x: [1, 2, 3]}), [100, 50, 33])
+
+
+def test_padding_that_would_change_results_is_not_used(recwarn):
+    x = tf.placeholder(tf.float32, [None, 2], name="x")
+    mean = tf.reduce_mean(x)
+    total = tf.Variable(0.0, name="total")
+    accumulate = tf.assign_add(total, tf.reduce_sum(x))
+    with tf.Session(backend="numpy", batch_buckets=True) as sess:
+        sess.run(total.initializer)
+        with pytest.warns(RuntimeWarning, match="not padding the batch for fetches \\[Mean:0\\]: math.reduce_mean 'Mean': it reduces over the batch dim"):
+            assert sess.run(mean, {x: [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]}) == 3.5
+        assert sess.run(mean, {x: [[1.0, 1.0]] * 5}) == 1.0  # warned once per fetches
+        with pytest.warns(RuntimeWarning, match="reduces over the batch dim"):
+            sess.run(accumulate, {x: [[1.0, 2.0]] * 3})
+        assert sess.run(total) == 9.0
+        assert sess.compile_counts[FetchSignature(("Mean:0",), ("x:0",))] == 2
+
+
+def test_batch_feeds_of_different_sizes_are_not_padded():
+    a = tf.placeholder(tf.float32, [None], name="a")
+    b = tf.placeholder(tf.float32, [None], name="b")
+    with tf.Session(backend="numpy", batch_buckets=True) as sess:
+        with pytest.raises(tf.errors.InvalidArgumentError, match="not broadcast-compatible: \\[5\\] vs \\[6\\]"):
+            sess.run(a + b, {a: np.ones(5, np.float32), b: np.ones(6, np.float32)})  # not hidden by padding to 8
+        np.testing.assert_array_equal(sess.run(a + b, {a: [1.0, 2.0, 3.0], b: [1.0, 1.0, 1.0]}), [2.0, 3.0, 4.0])
+
+
+@pytest.mark.parametrize(
+    "build, rowwise",
+    [
+        (lambda x: x + tf.constant(np.ones((1, 4), np.float32)), True),
+        (lambda x: x + tf.constant(np.ones((8, 4), np.float32)), False),  # a dim aligned with the batch
+        (lambda x: tf.reshape(x, [-1]) + 1.0, False),  # reshape has no rule: conservative
+        (lambda x: tf.matmul(x, x, transpose_a=True), False),  # contracts the batch
+        (lambda x: tf.matmul(x, tf.ones([4, 2])), True),
+        (lambda x: tf.transpose(x), False),
+        (lambda x: tf.expand_dims(x, 1), True),
+        (lambda x: tf.expand_dims(x, 0), False),
+        (lambda x: tf.concat([x, x], 1), True),
+        (lambda x: tf.concat([x, x], 0), False),
+        (lambda x: tf.argmax(x, 0), False),
+        (lambda x: tf.nn.log_softmax(x), True),
+        (lambda x: tf.shape(x), False),
+    ],
+)
+def test_which_ops_keep_rows_apart(build, rowwise):
+    x = tf.placeholder(tf.float32, [None, 4], name="x")
+    y = build(x)
+    xv = np.arange(12, dtype=np.float32).reshape(3, 4)
+    with tf.Session(backend="numpy") as exact, tf.Session(backend="numpy", batch_buckets=True) as padded:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                want = exact.run(y, {x: xv})
+            except (ValueError, tf.errors.OpError):
+                want = None
+            if want is not None:
+                np.testing.assert_allclose(padded.run(y, {x: xv}), want)
+        warned = [w for w in caught if "not padding the batch" in str(w.message)]
+        assert bool(warned) is (not rowwise and want is not None)
+
+
+def test_compiling_pauses_the_garbage_collector_and_restores_it(sess, monkeypatch):
+    import gc
+
+    seen = []
+    real = tf.Session._compile
+
+    def spying(self, *args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(tf.Session, "_compile", spying)
+    x = tf.placeholder(tf.float32, [None], name="x")
+    assert gc.isenabled()
+    sess.run(x * 2.0, {x: [1.0]})
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        sess.run(x * 2.0, {x: [1.0, 2.0]})
+        assert not gc.isenabled()  # a collector the user turned off stays off
+    finally:
+        gc.enable()
+    with pytest.raises(ValueError):
+        sess.run(x * 2.0, {x: [[1.0]]})
+    assert gc.isenabled()  # and comes back after a failed compile

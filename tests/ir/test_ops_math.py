@@ -100,6 +100,11 @@ DOMAINS: dict[str, tuple[Callable[[np.iinfo], tuple[int, int]], tuple[float, flo
     "base": (lambda i: (int(i.min), int(i.max)), (0.1, 4.0)),
     "positive": (lambda i: (1, int(i.max)), (0.01, 100.0)),
     "moderate": (lambda i: (max(int(i.min), -10), 10), (-10.0, 10.0)),
+    "unit": (lambda i: (0, 1), (-0.99, 0.99)),
+    "above_one": (lambda i: (1, 10), (1.0, 10.0)),
+    "halves": (lambda i: (0, 1), (-4.0, 4.0)),
+    # Shift amounts, out-of-range ones included (clamped into [0, width - 1]).
+    "shift": (lambda i: (max(int(i.min), -3), min(int(i.max), 70)), (0.0, 1.0)),
 }
 STRINGS = ["", "a", "b", "ab"]
 
@@ -121,6 +126,9 @@ def values(rng: np.random.Generator, dt: DType, shape: tuple[int, ...], domain: 
     v = rng.uniform(lo, hi, size=shape)
     if domain == "small":
         v = np.round(v)
+    if domain == "halves":
+        # Multiples of 0.5: rounding's ties (halves to even).
+        v = np.round(v * 2) / 2
     if domain == "nonzero":
         v = np.where(np.abs(v) < 0.5, 0.5, v)
     return v.astype(dt.numpy)
@@ -224,6 +232,11 @@ BINARY_CASES: dict[type[Operation], tuple[str, str, Callable[[Any, Any, DType], 
     ops.LogicalAnd: ("any", "any", lambda a, b, dt: a and b),
     ops.LogicalOr: ("any", "any", lambda a, b, dt: a or b),
     ops.LogicalXor: ("any", "any", lambda a, b, dt: a != b),
+    ops.BitwiseAnd: ("any", "any", lambda a, b, dt: a & b),
+    ops.BitwiseOr: ("any", "any", lambda a, b, dt: a | b),
+    ops.BitwiseXor: ("any", "any", lambda a, b, dt: a ^ b),
+    ops.LeftShift: ("any", "shift", lambda a, b, dt: a << min(max(b, 0), 8 * np.dtype(dt.numpy).itemsize - 1)),
+    ops.RightShift: ("any", "shift", lambda a, b, dt: a >> min(max(b, 0), 8 * np.dtype(dt.numpy).itemsize - 1)),
 }
 
 UNARY_CASES: dict[type[Operation], tuple[str, Callable[[Any], Any]]] = {
@@ -240,6 +253,23 @@ UNARY_CASES: dict[type[Operation], tuple[str, Callable[[Any], Any]]] = {
     ops.Sin: ("moderate", math.sin),
     ops.Cos: ("moderate", math.cos),
     ops.LogicalNot: ("any", operator.not_),
+    ops.Tan: ("unit", math.tan),
+    ops.Asin: ("unit", math.asin),
+    ops.Acos: ("unit", math.acos),
+    ops.Atan: ("moderate", math.atan),
+    ops.Sinh: ("moderate", math.sinh),
+    ops.Cosh: ("moderate", math.cosh),
+    ops.Asinh: ("moderate", math.asinh),
+    ops.Acosh: ("above_one", math.acosh),
+    ops.Atanh: ("unit", math.atanh),
+    ops.Erf: ("moderate", math.erf),
+    ops.Floor: ("moderate", math.floor),
+    ops.Ceil: ("moderate", math.ceil),
+    ops.Round: ("halves", round),
+    ops.Reciprocal: ("nonzero", lambda a: 1 / a),
+    ops.IsNan: ("any", math.isnan),
+    ops.IsInf: ("any", math.isinf),
+    ops.BitwiseNot: ("any", operator.invert),
 }
 
 broadcast_pairs = hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, min_side=0, max_side=3)
@@ -653,9 +683,9 @@ def test_cast_and_select_rules() -> None:
 def test_traits() -> None:
     commutative = {
         ops.Add, ops.Mul, ops.Maximum, ops.Minimum, ops.Equal, ops.NotEqual,
-        ops.LogicalAnd, ops.LogicalOr, ops.LogicalXor,
+        ops.LogicalAnd, ops.LogicalOr, ops.LogicalXor, ops.BitwiseAnd, ops.BitwiseOr, ops.BitwiseXor,
     }  # fmt: skip
-    structural = {ops.MatMul, ops.ArgMax, ops.ArgMin} | set(REDUCTION_CASES)
+    structural = {ops.MatMul, ops.ArgMax, ops.ArgMin, ops.CumSum, ops.TopK} | set(REDUCTION_CASES)
     for cls in MATH_OPS:
         assert Trait.PURE in cls.traits, cls.name
         assert (Trait.COMMUTATIVE in cls.traits) == (cls in commutative), cls.name

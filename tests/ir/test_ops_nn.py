@@ -47,6 +47,9 @@ def _input(shape: Any, dt: DType = F32, name: str = "x") -> Any:
 UNARY_CASES = {
     ops.Relu: ("any", lambda a: max(a, 0)),
     ops.Softplus: ("moderate", lambda a: math.log1p(math.exp(a))),
+    ops.Gelu: ("moderate", lambda a: 0.5 * a * (1 + math.erf(a / math.sqrt(2)))),
+    ops.Elu: ("any", lambda a: a if a > 0 else math.expm1(a)),
+    ops.LeakyRelu: ("any", lambda a: a if a >= 0 else 0.2 * a),
 }
 
 

@@ -1,11 +1,12 @@
-"""Summary ops: type rules and verification (their kernels arrive later)."""
+"""Summary ops: type rules and verification."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from flowir.ir import DType, DTypeError, OpAttributeError, ShapeError, TensorType, Trait, UnsupportedOpError, ops
-from flowir.ir.reference import UNSUPPORTED, get_impl_rule
+from flowir.ir import DType, DTypeError, OpAttributeError, ShapeError, TensorType, Trait, ops
+from flowir.ir.reference import IMPL_RULES, UNSUPPORTED, run_op
 from tests.ir.kernel_checks import inputs
 
 F32, U8, STR = DType.float32, DType.uint8, DType.string
@@ -96,10 +97,24 @@ VALID = {
 
 
 @pytest.mark.parametrize("cls", SUMMARY_OPS)
-def test_kernels_are_declared_unsupported(cls):
-    assert UNSUPPORTED[cls] == "summary semantics arrive with the summaries issue"
+def test_kernels_yield_one_serialized_summary(cls):
+    """Kernels exist (their encodings are checked in tests/frontend/test_summary_kernels.py)."""
+    assert cls not in UNSUPPORTED and cls in IMPL_RULES
     assert Trait.PURE not in cls.traits and Trait.STATEFUL not in cls.traits
     op = VALID[cls]()
     assert op.result.type == SUMMARY
-    with pytest.raises(UnsupportedOpError, match=f"no reference kernel for {cls.name} \\(summary semantics arrive"):
-        get_impl_rule(op)
+    args = [EXAMPLE_ARGS[cls]()]
+    if cls is ops.Merge:
+        args = [run_op(VALID[ops.Scalar](), [np.float32(2.0)])[0]]
+    (out,) = run_op(op, args)
+    assert out.dtype == object and out.shape == () and isinstance(out[()], bytes) and out[()]
+
+
+EXAMPLE_ARGS = {
+    ops.Scalar: lambda: np.float32(1.5),
+    ops.Histogram: lambda: np.float32([1, 2, 3]),
+    ops.Image: lambda: np.zeros((1, 2, 2, 3), np.uint8),
+    ops.Audio: lambda: np.zeros((1, 8), np.float32),
+    ops.Text: lambda: np.array(b"hello", dtype=object),
+    ops.Merge: lambda: None,
+}

@@ -616,3 +616,428 @@ def _split_like(draw: DrawFn, cls: type[Operation]) -> Case:
         lambda a, *lks: tuple(jnp.split(a, bounds, axis=axis)),
         [x, *likes],
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Ops added for ONNX: elementwise functions, cumsum, broadcast_to, activations, conv, pooling
+
+
+def _in_unit(rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
+    return rng.uniform(-0.9, 0.9, tuple(shape))
+
+
+def _above_one(rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
+    return rng.uniform(1.2, 3.0, tuple(shape))
+
+
+FUNCTIONS: dict[type[Operation], tuple[Callable[[Any], Any], Callable[..., np.ndarray]]] = {
+    ops.Tan: (jnp.tan, _in_unit),
+    ops.Asin: (jnp.arcsin, _in_unit),
+    ops.Acos: (jnp.arccos, _in_unit),
+    ops.Atan: (jnp.arctan, lambda rng, s: values(rng, s)),
+    ops.Sinh: (jnp.sinh, lambda rng, s: values(rng, s)),
+    ops.Cosh: (jnp.cosh, lambda rng, s: values(rng, s)),
+    ops.Asinh: (jnp.arcsinh, lambda rng, s: values(rng, s)),
+    ops.Acosh: (jnp.arccosh, _above_one),
+    ops.Atanh: (jnp.arctanh, _in_unit),
+    ops.Erf: (jax.scipy.special.erf, lambda rng, s: values(rng, s)),
+    ops.Reciprocal: (jnp.reciprocal, lambda rng, s: values(rng, s, "away")),
+}
+
+
+@case(*FUNCTIONS)
+def _function(draw: DrawFn, cls: type[Operation]) -> Case:
+    jfn, sample = FUNCTIONS[cls]
+    x = sample(rng_of(draw), small_shape(draw))
+    return make(draw, lambda emit, a: one(emit, cls, a), jfn, [x])
+
+
+ACTIVATIONS: dict[type[Operation], tuple[Callable[..., Any], str, list[dict[str, Any]]]] = {
+    ops.Gelu: (
+        lambda a, approximate="none": jax.nn.gelu(a, approximate=approximate == "tanh"),
+        "normal",
+        [{}, {"approximate": "tanh"}, {"approximate": "none"}],
+    ),
+    ops.Elu: (lambda a, alpha=1.0: jax.nn.elu(a, alpha), "away", [{}, {"alpha": 0.5}, {"alpha": 2.0}]),
+    ops.LeakyRelu: (lambda a, alpha=0.2: jax.nn.leaky_relu(a, alpha), "away", [{}, {"alpha": 0.01}]),
+}
+
+
+@case(*ACTIVATIONS)
+def _activation(draw: DrawFn, cls: type[Operation]) -> Case:
+    jfn, kind, choices = ACTIVATIONS[cls]
+    attrs = draw(st.sampled_from(choices))
+    x = values(rng_of(draw), small_shape(draw), kind)
+    return make(draw, lambda emit, a: one(emit, cls, a, **attrs), lambda a: jfn(a, **attrs), [x])
+
+
+@case(ops.CumSum)
+def _cumsum(draw: DrawFn, cls: type[Operation]) -> Case:
+    shape = small_shape(draw, min_rank=1)
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    exclusive, reverse = draw(st.booleans()), draw(st.booleans())
+
+    def jfn(a: Any) -> Any:
+        z = jnp.flip(a, axis) if reverse else a
+        z = jnp.cumsum(z, axis=axis) - (z if exclusive else 0)
+        return jnp.flip(z, axis) if reverse else z
+
+    x = values(rng_of(draw), shape)
+    return make(draw, lambda emit, a: one(emit, cls, a, axis=axis, exclusive=exclusive, reverse=reverse), jfn, [x])
+
+
+@case(ops.BroadcastTo)
+def _broadcast_to(draw: DrawFn, cls: type[Operation]) -> Case:
+    shapes = draw(broadcastable_shapes(2, max_dims=3, max_side=4, wildcards=False)).concrete_shapes
+    x, target = values(rng_of(draw), shapes[0]), list(shapes[1])
+    out = np.broadcast_shapes(x.shape, tuple(target))
+    return make(draw, lambda emit, a: one(emit, cls, a, shape=target), lambda a: jnp.broadcast_to(a, out), [x])
+
+
+def _window_case_attrs(
+    draw: DrawFn, n: int, pooling: bool, max_pads: Sequence[int] | None = None, dilated: bool = True
+) -> tuple[dict[str, Any], Any]:
+    """Window attributes for ``n`` spatial dims (explicit pads up to ``max_pads``, default 1)
+    and the matching jax ``padding`` argument."""
+    padding = draw(st.sampled_from(["VALID", "SAME_UPPER", "SAME_LOWER", "EXPLICIT"]))
+    attrs: dict[str, Any] = {"padding": padding, "strides": [draw(st.integers(1, 2)) for _ in range(n)]}
+    if dilated and (not pooling or draw(st.booleans())):
+        attrs["dilations"] = [draw(st.integers(1, 2)) for _ in range(n)]
+    jax_padding: Any = {"VALID": "VALID", "SAME_UPPER": "SAME", "SAME_LOWER": "SAME_LOWER"}.get(padding)
+    if padding == "EXPLICIT":
+        limits = max_pads if max_pads is not None else [1] * n
+        pairs = [(draw(st.integers(0, m)), draw(st.integers(0, m))) for m in limits]
+        attrs["pads"] = [p for pair in pairs for p in pair]
+        jax_padding = pairs
+    return attrs, jax_padding
+
+
+def _conv_setup(draw: DrawFn) -> tuple[dict[str, Any], Callable[[Any, Any], Any], tuple[int, ...], tuple[int, ...]]:
+    """Conv attributes, the same convolution in jax, and the shapes of ``x`` and ``w``."""
+    n = draw(st.integers(1, 2))
+    attrs, jax_padding = _window_case_attrs(draw, n, pooling=False)
+    groups = draw(st.integers(1, 2))
+    per_group, out = draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    kernel = [draw(st.integers(1, 2)) for _ in range(n)]
+    sizes = [draw(st.integers(3, 5)) for _ in range(n)]
+    last, hwio = draw(st.booleans()), draw(st.booleans())
+    sp = "XY"[:n]
+    lhs = f"N{sp}C" if last else f"NC{sp}"
+    rhs = f"{sp}IO" if hwio else f"OI{sp}"
+    attrs.update(groups=groups, data_format="NHWC" if last else "NCHW", filter_format="HWIO" if hwio else "OIHW")
+    batch, channels = draw(st.integers(1, 2)), groups * per_group
+    x_shape = (batch, *sizes, channels) if last else (batch, channels, *sizes)
+    w_shape = (*kernel, per_group, out) if hwio else (out, per_group, *kernel)
+
+    def conv(a: Any, w: Any) -> Any:
+        return jax.lax.conv_general_dilated(
+            a,
+            w,
+            window_strides=attrs["strides"],
+            padding=jax_padding,
+            rhs_dilation=attrs["dilations"],
+            dimension_numbers=(lhs, rhs, lhs),
+            feature_group_count=groups,
+            precision=jax.lax.Precision.HIGHEST,
+        )
+
+    return attrs, conv, x_shape, w_shape
+
+
+@case(ops.Conv)
+def _conv(draw: DrawFn, cls: type[Operation]) -> Case:
+    attrs, conv, x_shape, w_shape = _conv_setup(draw)
+    rng = rng_of(draw)
+    return make(draw, lambda emit, a, w: one(emit, cls, a, w, **attrs), conv, [values(rng, x_shape), values(rng, w_shape)])
+
+
+@case(ops.ConvInputGrad)
+def _conv_input_grad(draw: DrawFn, cls: type[Operation]) -> Case:
+    attrs, conv, x_shape, w_shape = _conv_setup(draw)
+    rng = rng_of(draw)
+    x, w = values(rng, x_shape), values(rng, w_shape)
+    dy = values(rng, jax.eval_shape(conv, x, w).shape)
+
+    def jfn(g: Any, b: Any, like: Any) -> Any:
+        return jax.vjp(lambda z: conv(z, b), jnp.zeros_like(like))[1](g)[0]
+
+    return make(draw, lambda emit, g, b, lk: one(emit, cls, g, b, lk, **attrs), jfn, [dy, w, x])
+
+
+@case(ops.ConvFilterGrad)
+def _conv_filter_grad(draw: DrawFn, cls: type[Operation]) -> Case:
+    attrs, conv, x_shape, w_shape = _conv_setup(draw)
+    rng = rng_of(draw)
+    x, w = values(rng, x_shape), values(rng, w_shape)
+    dy = values(rng, jax.eval_shape(conv, x, w).shape)
+
+    def jfn(a: Any, g: Any, like: Any) -> Any:
+        return jax.vjp(lambda z: conv(a, z), jnp.zeros_like(like))[1](g)[0]
+
+    return make(draw, lambda emit, a, g, lk: one(emit, cls, a, g, lk, **attrs), jfn, [x, dy, w])
+
+
+def _pool_setup(
+    draw: DrawFn, avg: bool, dilated: bool = True
+) -> tuple[dict[str, Any], Callable[[Any], Any], tuple[int, ...]]:
+    """Pool attributes (no ceil_mode: jax's reduce_window has none), the pooling in jax, and
+    the shape of ``x``; channels first. ``dilated=False`` for cases whose jax side needs the
+    second derivative of max pooling, which jax lacks for dilated windows."""
+    n = draw(st.integers(1, 2))
+    kernel = [draw(st.integers(1, 3)) for _ in range(n)]
+    # Pads narrower than the kernel (as ONNX requires): no window of padding alone.
+    attrs, jax_padding = _window_case_attrs(
+        draw, n, pooling=True, max_pads=[min(k - 1, 1) for k in kernel], dilated=dilated
+    )
+    attrs["kernel_shape"] = kernel
+    dilations = attrs.get("dilations", [1] * n)
+    spans = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
+    x_shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2)), *(draw(st.integers(s, s + 2)) for s in spans))
+    dims, strides, dil = (1, 1, *kernel), (1, 1, *attrs["strides"]), (1, 1, *dilations)
+    if isinstance(jax_padding, str):
+        pairs = jax.lax.padtype_to_pads(x_shape[2:], spans, attrs["strides"], jax_padding)
+    else:
+        pairs = jax_padding
+    pads = [(0, 0), (0, 0), *pairs]
+    if avg:
+        include = draw(st.booleans())
+        attrs["count_include_pad"] = include
+
+        def pool(a: Any) -> Any:
+            total = jax.lax.reduce_window(a, 0.0, jax.lax.add, dims, strides, pads, window_dilation=dil)
+            ones = jnp.pad(jnp.ones(a.shape), pads, constant_values=1.0) if include else jnp.ones(a.shape)
+            inner = pads if not include else [(0, 0)] * len(pads)
+            count = jax.lax.reduce_window(ones, 0.0, jax.lax.add, dims, strides, inner, window_dilation=dil)
+            # A window of padding alone averages to 0 (flowir's definition).
+            return total / jnp.maximum(count, 1.0)
+
+    else:
+
+        def pool(a: Any) -> Any:
+            return jax.lax.reduce_window(a, -jnp.inf, jax.lax.max, dims, strides, pads, window_dilation=dil)
+
+    return attrs, pool, x_shape
+
+
+def _distinct(rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
+    """Values at least 0.1 apart: max pooling's choice survives finite-difference steps."""
+    n = math.prod(shape)
+    return (rng.permutation(n) * 0.1 - 0.05 * n).reshape(tuple(shape))
+
+
+@case(ops.MaxPool)
+def _max_pool(draw: DrawFn, cls: type[Operation]) -> Case:
+    attrs, pool, x_shape = _pool_setup(draw, avg=False, dilated=False)
+    x = _distinct(rng_of(draw), x_shape)
+    return make(draw, lambda emit, a: one(emit, cls, a, **attrs), pool, [x], eps=1e-3)
+
+
+@case(ops.MaxPoolGrad)
+def _max_pool_grad(draw: DrawFn, cls: type[Operation]) -> Case:
+    attrs, pool, x_shape = _pool_setup(draw, avg=False, dilated=False)
+    rng = rng_of(draw)
+    x = _distinct(rng, x_shape)
+    dy = values(rng, jax.eval_shape(pool, x).shape)
+    return make(
+        draw, lambda emit, a, g: one(emit, cls, a, g, **attrs), lambda a, g: jax.vjp(pool, a)[1](g)[0], [x, dy], eps=1e-3
+    )
+
+
+@case(ops.MaxPoolGradGrad)
+def _max_pool_grad_grad(draw: DrawFn, cls: type[Operation]) -> Case:
+    attrs, pool, x_shape = _pool_setup(draw, avg=False, dilated=False)
+    rng = rng_of(draw)
+    x = _distinct(rng, x_shape)
+    g = values(rng, x_shape)
+    return make(
+        draw, lambda emit, a, t: one(emit, cls, a, t, **attrs), lambda a, t: jax.jvp(pool, (a,), (t,))[1], [x, g], eps=1e-3
+    )
+
+
+@case(ops.AvgPool)
+def _avg_pool(draw: DrawFn, cls: type[Operation]) -> Case:
+    attrs, pool, x_shape = _pool_setup(draw, avg=True)
+    x = values(rng_of(draw), x_shape)
+    return make(draw, lambda emit, a: one(emit, cls, a, **attrs), pool, [x])
+
+
+@case(ops.AvgPoolGrad)
+def _avg_pool_grad(draw: DrawFn, cls: type[Operation]) -> Case:
+    attrs, pool, x_shape = _pool_setup(draw, avg=True)
+    rng = rng_of(draw)
+    x = values(rng, x_shape)
+    g = values(rng, jax.eval_shape(pool, x).shape)
+
+    def jfn(a: Any, like: Any) -> Any:
+        return jax.vjp(pool, jnp.zeros_like(like))[1](a)[0]
+
+    return make(draw, lambda emit, a, lk: one(emit, cls, a, lk, **attrs), jfn, [g, x])
+
+
+def _onnx_nearest(n_in: int, n_out: int, scale: float, mode: str, nearest: str) -> list[int]:
+    """ONNX Resize's nearest sampling of one axis, written out index by index."""
+    if n_in == n_out and scale == 1.0:
+        return list(range(n_out))
+    out = []
+    for i in range(n_out):
+        if mode == "half_pixel" or (mode == "pytorch_half_pixel" and n_out > 1):
+            c = (i + 0.5) / scale - 0.5
+        elif mode == "align_corners":
+            c = i * (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+        elif mode == "asymmetric":
+            c = i / scale
+        elif mode == "tf_half_pixel_for_nn":
+            c = (i + 0.5) / scale
+        else:
+            c = 0.0
+        if nearest == "floor":
+            k = math.floor(c)
+        elif nearest == "ceil":
+            k = math.ceil(c)
+        elif c == math.floor(c) + 0.5:
+            k = math.floor(c) if nearest == "round_prefer_floor" else math.ceil(c)
+        else:
+            k = round(c)
+        out.append(min(max(k, 0), n_in - 1))
+    return out
+
+
+def _resize_setup(draw: DrawFn) -> tuple[dict[str, Any], Callable[[Any], Any], tuple[int, ...]]:
+    shape = small_shape(draw, min_rank=1, max_rank=3)
+    mode = draw(st.sampled_from(ops.nn.COORDINATE_MODES))
+    nearest = draw(st.sampled_from(ops.nn.NEAREST_MODES))
+    scales = [draw(st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0])) for _ in shape]
+    outs = [max(int(math.floor(d * s)), 0) for d, s in zip(shape, scales)]
+    index = [_onnx_nearest(d, o, s, mode, nearest) for d, o, s in zip(shape, outs, scales)]
+
+    def jfn(a: Any) -> Any:
+        for axis, idx in enumerate(index):
+            a = jnp.take(a, jnp.asarray(idx, jnp.int32), axis=axis)
+        return a
+
+    attrs = {"scales": scales, "coordinate_transformation_mode": mode, "nearest_mode": nearest}
+    return attrs, jfn, shape
+
+
+@case(ops.ResizeNearest)
+def _resize_nearest(draw: DrawFn, cls: type[Operation]) -> Case:
+    attrs, jfn, shape = _resize_setup(draw)
+    return make(draw, lambda emit, a: one(emit, cls, a, **attrs), jfn, [values(rng_of(draw), shape)])
+
+
+@case(ops.ResizeNearestGrad)
+def _resize_nearest_grad(draw: DrawFn, cls: type[Operation]) -> Case:
+    attrs, jfn, shape = _resize_setup(draw)
+    rng = rng_of(draw)
+    x = values(rng, shape)
+    g = values(rng, jax.eval_shape(jfn, x).shape)
+    return make(
+        draw, lambda emit, a, lk: one(emit, cls, a, lk, **attrs), lambda a, lk: jax.vjp(jfn, jnp.zeros_like(lk))[1](a)[0], [g, x]
+    )
+
+
+def _along_axis_setup(draw: DrawFn) -> tuple[tuple[int, ...], int, np.ndarray]:
+    shape = small_shape(draw, min_rank=1)
+    axis = draw(st.integers(0, len(shape) - 1))
+    picked = list(shape)
+    picked[axis] = draw(st.integers(0, 4))
+    indices = rng_of(draw).integers(0, shape[axis], picked)
+    return shape, axis, indices
+
+
+@case(ops.TakeAlongAxis)
+def _take_along_axis(draw: DrawFn, cls: type[Operation]) -> Case:
+    shape, axis, indices = _along_axis_setup(draw)
+    x = values(rng_of(draw), shape)
+    return make(
+        draw,
+        lambda emit, a: one(emit, cls, a, const(emit, indices), axis=axis),
+        lambda a: jnp.take_along_axis(a, jnp.asarray(indices), axis=axis),
+        [x],
+    )
+
+
+@case(ops.TakeAlongAxisGrad)
+def _take_along_axis_grad(draw: DrawFn, cls: type[Operation]) -> Case:
+    shape, axis, indices = _along_axis_setup(draw)
+    rng = rng_of(draw)
+    like, g = values(rng, shape), values(rng, indices.shape)
+    adjoint = _transpose_of(lambda z: jnp.take_along_axis(z, jnp.asarray(indices), axis=axis), shape)
+    return make(
+        draw, lambda emit, a, lk: one(emit, cls, a, const(emit, indices), lk, axis=axis), lambda a, lk: adjoint(a), [g, like]
+    )
+
+
+@case(ops.TopK)
+def _top_k(draw: DrawFn, cls: type[Operation]) -> Case:
+    shape = small_shape(draw, min_rank=1)
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    k = draw(st.integers(0, shape[axis]))
+    largest = draw(st.booleans())
+    # Distinct values far apart: the order survives finite-difference steps.
+    n = math.prod(shape)
+    x = (rng_of(draw).permutation(n) * 0.1).reshape(shape)
+
+    def jfn(a: Any) -> Any:
+        moved = jnp.moveaxis(a if largest else -a, axis, -1)
+        vals = jax.lax.top_k(moved, k)[0]
+        return jnp.moveaxis(vals if largest else -vals, -1, axis)
+
+    return make(draw, lambda emit, a: emit(cls, a, k=k, axis=axis, largest=largest).results[0], jfn, [x], eps=1e-3)
+
+
+@case(ops.ConvTranspose)
+def _conv_transpose(draw: DrawFn, cls: type[Operation]) -> Case:
+    attrs, conv, x_shape, w_shape = _conv_setup(draw)
+    if attrs["padding"] not in ("VALID", "EXPLICIT"):
+        attrs["padding"] = "VALID"
+    jax_pads = [(attrs["pads"][2 * i], attrs["pads"][2 * i + 1]) for i in range(len(attrs["strides"]))] if "pads" in attrs else "VALID"
+
+    def forward(a: Any, w: Any) -> Any:
+        return jax.lax.conv_general_dilated(
+            a,
+            w,
+            window_strides=attrs["strides"],
+            padding=jax_pads,
+            rhs_dilation=attrs["dilations"],
+            dimension_numbers=_dims(attrs, len(attrs["strides"])),
+            feature_group_count=attrs["groups"],
+            precision=jax.lax.Precision.HIGHEST,
+        )
+
+    rng = rng_of(draw)
+    w = values(rng, w_shape)
+    # The transpose maps the forward convolution's output shape back to x's shape, the cells
+    # that the forward stride dropped at the end coming back as output_padding.
+    dy_shape = jax.eval_shape(forward, np.zeros(x_shape), w).shape
+    x = values(rng, dy_shape)
+    n = len(attrs["strides"])
+    last = attrs["data_format"] == "NHWC"
+    kernel = w_shape[:n] if attrs["filter_format"] == "HWIO" else w_shape[2:]
+    pairs = jax_pads if isinstance(jax_pads, list) else [(0, 0)] * n
+    spatial_in, spatial_out = (x_shape[1:-1], dy_shape[1:-1]) if last else (x_shape[2:], dy_shape[2:])
+    attrs["output_padding"] = [
+        size - (s * (o - 1) + (k - 1) * d + 1 - b - e)
+        for size, o, k, s, d, (b, e) in zip(spatial_in, spatial_out, kernel, attrs["strides"], attrs["dilations"], pairs)
+    ]
+
+    def jfn(a: Any, b: Any) -> Any:
+        return jax.vjp(lambda z: forward(z, b), jnp.zeros(x_shape))[1](a)[0]
+
+    return make(draw, lambda emit, a, b: one(emit, cls, a, b, **attrs), jfn, [x, w])
+
+
+def _dims(attrs: dict[str, Any], n: int) -> tuple[str, str, str]:
+    sp = "XY"[:n]
+    lhs = f"N{sp}C" if attrs["data_format"] == "NHWC" else f"NC{sp}"
+    rhs = f"{sp}IO" if attrs["filter_format"] == "HWIO" else f"OI{sp}"
+    return lhs, rhs, lhs
+
+
+@case(ops.Trilu)
+def _trilu(draw: DrawFn, cls: type[Operation]) -> Case:
+    shape = small_shape(draw, min_rank=2)
+    k, upper = draw(st.integers(-3, 3)), draw(st.booleans())
+    jfn = jnp.triu if upper else jnp.tril
+    x = values(rng_of(draw), shape)
+    return make(draw, lambda emit, a: one(emit, cls, a, k=k, upper=upper), lambda a: jfn(a, k), [x])

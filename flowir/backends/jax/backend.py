@@ -29,9 +29,10 @@ where numpy keeps them.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
@@ -72,7 +73,24 @@ def _is_string(v: Value) -> bool:
 
 def runs_on_host(op: Operation) -> bool:
     """Whether ``op`` runs on the host: it reads or yields strings (summaries do)."""
-    return any(_is_string(v) for v in op.operands) or any(_is_string(v) for v in op.results)
+    # Loops rather than any(): this runs for every op of every program compiled.
+    for v in op.operands:
+        if _is_string(v):
+            return True
+    for v in op.results:
+        if _is_string(v):
+            return True
+    return False
+
+
+@functools.cache
+def _never_lowered(cls: type[Operation]) -> str | None:
+    """Why no op of class ``cls`` runs on this backend, from its traits (fixed per class)."""
+    if Trait.STATEFUL in cls.traits:
+        return "a stateful op; backends run programs after the functionalize-state pass"
+    if Trait.INPUT in cls.traits:
+        return "an input that is not fed"
+    return None
 
 
 def _is_control_op(op: Operation) -> bool:
@@ -83,7 +101,8 @@ class JaxBackend(Backend):
     """Compiles programs with jax/XLA for the CPU and GPUs (see the module docstring).
 
     ``soft_placement``: a named device that does not exist runs on the CPU (with one warning)
-    rather than raising. ``matmul_precision``: ``"highest"`` (default; float32 products in
+    rather than raising. ``device_count``: at most this many devices per TF device type
+    (``{"GPU": 0}``: the CPU only). ``matmul_precision``: ``"highest"`` (default; float32 products in
     full float32, as numpy and TF1), ``"high"`` or ``"default"`` (TF32/bfloat16 passes on
     GPUs: faster, less exact). ``compilations`` counts the XLA compilations of this backend's
     executables, each logged at INFO on the ``flowir.backends.jax`` logger, and
@@ -93,32 +112,63 @@ class JaxBackend(Backend):
     name = "jax"
     donates_state = True
 
-    def __init__(self, *, soft_placement: bool = True, matmul_precision: str = "highest") -> None:
+    def __init__(
+        self,
+        *,
+        soft_placement: bool = True,
+        matmul_precision: str = "highest",
+        device_count: Mapping[str, int] | None = None,
+    ) -> None:
         if matmul_precision not in _PRECISIONS:
             raise ValueError(f"matmul_precision must be one of {', '.join(_PRECISIONS)}, got {matmul_precision!r}")
         self.soft_placement = soft_placement
         self.matmul_precision = matmul_precision
-        self.devices = DeviceResolver(soft_placement)
+        self.device_count = dict(device_count or {})
+        self.devices = DeviceResolver(soft_placement, self.device_count)
+        #: Whether programs are compiled for data parallelism over every device (``sharded.py``).
+        self.data_parallel = False
         self.compilations = 0
         self.compile_seconds = 0.0
-        self._variants: dict[tuple[bool, str], JaxBackend] = {(soft_placement, matmul_precision): self}
+        self._variants: dict[tuple[Any, ...], JaxBackend] = {self._key(soft_placement, self.device_count): self}
 
-    def with_options(self, *, allow_soft_placement: bool = True) -> JaxBackend:
-        """This backend with a session's placement option: one instance per setting."""
-        key = (allow_soft_placement, self.matmul_precision)
+    def _key(self, soft_placement: bool, device_count: Mapping[str, int], data_parallel: bool = False) -> tuple[Any, ...]:
+        counts = tuple(sorted((k.upper(), n) for k, n in device_count.items()))
+        return soft_placement, self.matmul_precision, counts, data_parallel
+
+    def with_options(
+        self,
+        *,
+        allow_soft_placement: bool = True,
+        device_count: Mapping[str, int] | None = None,
+        data_parallel: bool = False,
+    ) -> JaxBackend:
+        """This backend with a session's placement options: one instance per setting.
+        ``data_parallel``: programs are compiled with ``compile_data_parallel`` instead."""
+        key = self._key(allow_soft_placement, device_count or {}, data_parallel)
         found = self._variants.get(key)
         if found is None:
-            found = JaxBackend(soft_placement=allow_soft_placement, matmul_precision=self.matmul_precision)
+            found = JaxBackend(
+                soft_placement=allow_soft_placement, matmul_precision=self.matmul_precision, device_count=device_count
+            )
+            found.data_parallel = data_parallel
             found._variants = self._variants
             self._variants[key] = found
         return found
 
+    def compile_data_parallel(self, program: Program, batch_feeds: Sequence[int]) -> Executable:
+        """An executable running ``program`` data-parallel over every device of the default
+        platform in every process: the feeds at ``batch_feeds`` split along their first dim,
+        everything else replicated (see ``sharded.py``)."""
+        from flowir.backends.jax.sharded import ShardedExecutable
+
+        self.check_supported(program.graph)
+        return ShardedExecutable(self, program, batch_feeds)
+
     def unsupported_reason(self, op: Operation) -> str | None:
         cls = type(op)
-        if Trait.STATEFUL in cls.traits:
-            return "a stateful op; backends run programs after the functionalize-state pass"
-        if Trait.INPUT in cls.traits:
-            return "an input that is not fed"
+        never = _never_lowered(cls)
+        if never is not None:
+            return never
         if runs_on_host(op):
             if cls in IMPL_RULES:
                 return None
@@ -162,16 +212,24 @@ def _partition(graph: Graph, devices: DeviceResolver) -> tuple[list[_Segment], l
     where: dict[Value, tuple[int, Any]] = {}
     by_key: dict[tuple[int, Any], _Segment] = {}
     controls: list[Value] = []
+    # Per device name, its jax device (resolved, with the first op's description, once).
+    resolved: dict[str | None, Any] = {}
     for op in graph.ops:
         if _is_control_op(op):
             controls.extend(op.results)
             continue
-        place = None if runs_on_host(op) else devices.resolve(op.device, op.describe_op())
+        if runs_on_host(op):
+            place = None
+        else:
+            place = resolved.get(op.device)
+            if place is None:
+                place = resolved[op.device] = devices.resolve(op.device, op.describe_op())
         depth = 0
         for v in op.operands:
             src = where.get(v)
             if src is not None:
-                depth = max(depth, src[0] if src[1] == place else src[0] + 1)
+                # jax devices are singletons: identity is equality.
+                depth = max(depth, src[0] if src[1] is place else src[0] + 1)
         key = (depth, place)
         seg = by_key.get(key)
         if seg is None:
@@ -186,7 +244,8 @@ def _partition(graph: Graph, devices: DeviceResolver) -> tuple[list[_Segment], l
         inside = {r for op in seg.ops for r in op.results}
         for op in seg.ops:
             for v in op.operands:
-                if v not in inside and v not in seg.inputs:
+                if v not in inside:
+                    inside.add(v)  # an input once is enough
                     seg.inputs.append(v)
                     used_outside.add(v)
     for seg in segments:
@@ -237,8 +296,22 @@ class _DeviceFunction:
         self.may_fail = any(may_fail(op) for op in ops)
         self.donated = () if self.may_fail else tuple(i for i, v in enumerate(inputs) if v in donate)
         self._checks: dict[tuple[Any, ...], list[tuple[Check, str]]] = {}
-        sharding = SingleDeviceSharding(device)
-        self._jitted = jax.jit(self._trace, donate_argnums=self.donated, in_shardings=sharding, out_shardings=sharding)
+        self._jitted = self._jit()
+
+    #: How the random keys are passed (``None``: as the numpy array they are built as).
+    _upload_keys: Any = None
+
+    def _jit(self) -> Any:
+        """The jitted trace, placed on this function's device."""
+        sharding = SingleDeviceSharding(self.device)
+        return jax.jit(self._trace, donate_argnums=self.donated, in_shardings=sharding, out_shardings=sharding)
+
+    def _upload(self, value: np.ndarray) -> Any:
+        """A host array (a captured constant, the random keys) as an argument of the call."""
+        return jax.device_put(value, self.device)
+
+    def _error_code(self, code: Any) -> int:
+        return int(code)
 
     # -- tracing (once per input signature) -----------------------------------------------
 
@@ -281,7 +354,7 @@ class _DeviceFunction:
         """The output values for input values ``args``; raises the failed check's error."""
         if self.captured:
             if self._captured_values is None:
-                self._captured_values = [jax.device_put(op.value, self.device) for op in self.captured]
+                self._captured_values = [self._upload(op.value) for op in self.captured]
             args = args + self._captured_values
         if self.random_ops:
             if ctx is None:
@@ -289,7 +362,7 @@ class _DeviceFunction:
             keys = np.array(
                 [_key_words(ctx.draw_key(op, op.seed, op.seed2)) for op in self.random_ops], dtype=np.uint32
             )
-            args = [*args, keys]
+            args = [*args, keys if self._upload_keys is None else self._upload_keys(keys)]
         owner = self.owner
         compiled = owner.compilations
         start = time.perf_counter()
@@ -303,7 +376,7 @@ class _DeviceFunction:
             owner._compile_time(time.perf_counter() - start)
         if self.may_fail:
             n = len(self.outputs)
-            code = int(outs[n])
+            code = self._error_code(outs[n])
             if code >= 0:
                 self._raise_check(self._checks[_signature(args)], code, outs[n + 1 :])
             outs = outs[:n]
@@ -393,15 +466,26 @@ class JaxExecutable(Executable):
             tensors = [v for v in outputs if v not in self._controls]
             self._single = _DeviceFunction(self, seg.place, seg.ops, list(inputs), tensors, donate)
         else:
-            for k, seg in enumerate(self._segments):
-                if seg.place is not None:
-                    self._functions[k] = _DeviceFunction(self, seg.place, seg.ops, seg.inputs, seg.outputs, frozenset())
+            on_device = [k for k, seg in enumerate(self._segments) if seg.place is not None]
+            for k in on_device:
+                seg = self._segments[k]
+                # The only device segment (a training step, with summaries on the host) may
+                # donate the state it updates, as the single function does, unless another
+                # segment reads it or it is passed through to an output.
+                seg_donate: frozenset[Value] = frozenset()
+                if len(on_device) == 1:
+                    elsewhere = {v for j, other in enumerate(self._segments) if j != k for v in other.inputs}
+                    elsewhere.update(outputs)
+                    seg_donate = frozenset(v for v in seg.inputs if v in donate and v not in elsewhere)
+                self._functions[k] = _DeviceFunction(self, seg.place, seg.ops, seg.inputs, seg.outputs, seg_donate)
         fns = [self._single] if self._single is not None else list(self._functions.values())
         self.devices = list(dict.fromkeys(f.device for f in fns))
         #: Where new state computed on the host (or passed through from a feed) is put.
         self._state_device = self.devices[0] if self.devices else backend.devices.default
-        single = self._single
-        self.donated_state = [program.state_reads[i - self._num_feeds] for i in single.donated] if single else []
+        positions = {v: i for i, v in enumerate(inputs)}
+        self.donated_state = [
+            program.state_reads[positions[fn.inputs[i]] - self._num_feeds] for fn in fns for i in fn.donated
+        ]
         self.donates_state = bool(self.donated_state)
 
     def _compile_time(self, seconds: float) -> None:

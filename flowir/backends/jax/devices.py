@@ -4,12 +4,15 @@ An op without a device runs on the default device: the first GPU when jax has on
 placed ops, else the CPU. A named device that exists is used; a named GPU (or CPU index)
 that does not exist falls back to the default CPU with one warning per name, or raises
 ``DevicePlacementError`` when soft placement is off (TF's ``allow_soft_placement=False``).
+A ``device_count`` (TF's ``ConfigProto.device_count``) hides the devices of a type past
+its count: ``{"GPU": 0}`` runs everything on the CPU. The CPU is never hidden.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Mapping
 from functools import cache
 
 import jax
@@ -57,15 +60,23 @@ def _platform_devices(platform: str) -> tuple[jax.Device, ...]:
 class DeviceResolver:
     """Resolves device names to jax devices for one backend; warns once per missing name."""
 
-    def __init__(self, soft_placement: bool = True) -> None:
+    def __init__(self, soft_placement: bool = True, device_count: Mapping[str, int] | None = None) -> None:
         self.soft_placement = soft_placement
+        self._counts = {kind.upper(): n for kind, n in (device_count or {}).items() if kind.upper() != "CPU"}
         self._warned: set[str] = set()
         self._resolved: dict[str | None, jax.Device] = {}
+
+    def _devices(self, kind: str) -> tuple[jax.Device, ...]:
+        """The usable devices of TF device type ``kind`` (``"GPU"``)."""
+        platform = _PLATFORMS.get(kind)
+        devices = _platform_devices(platform) if platform else ()
+        count = self._counts.get(kind)
+        return devices if count is None else devices[:count]
 
     @property
     def default(self) -> jax.Device:
         """Where ops without a device run: the first GPU if there is one, else the first CPU."""
-        gpus = _platform_devices("gpu")
+        gpus = self._devices("GPU")
         return gpus[0] if gpus else _platform_devices("cpu")[0]
 
     def resolve(self, spec: str | None, what: str = "an op") -> jax.Device:
@@ -80,12 +91,11 @@ class DeviceResolver:
             device = self.default
         else:
             kind, index = parsed
-            platform = _PLATFORMS.get(kind)
-            devices = _platform_devices(platform) if platform else ()
+            devices = self._devices(kind)
             if index < len(devices):
                 device = devices[index]
             else:
-                have = ", ".join(f"/device:{d.platform.upper()}:{d.id}" for d in _all_devices())
+                have = ", ".join(f"/device:{d.platform.upper()}:{d.id}" for d in (*self._devices("CPU"), *self._devices("GPU")))
                 reason = f"{what} is placed on {spec!r}, which does not exist (devices: {have})"
                 if not self.soft_placement:
                     raise DevicePlacementError(reason + "; allow soft placement to run it on the CPU instead")
@@ -96,6 +106,3 @@ class DeviceResolver:
         self._resolved[spec] = device
         return device
 
-
-def _all_devices() -> list[jax.Device]:
-    return [*_platform_devices("cpu"), *_platform_devices("gpu")]

@@ -207,5 +207,10 @@ def lower_ops(ops: Sequence[Operation], env: dict[Value, Any], ctx: LoweringCont
 def _result_types(op: Operation, args: Sequence[Any]) -> tuple[Type, ...]:
     if op.explicit_result_types:
         return tuple(r.type for r in op.results)
-    out = op.infer_type(*_operand_groups(op, [concrete_type(a) for a in args]))
+    types = [concrete_type(a) for a in args]
+    if all(a == v.type for a, v in zip(types, op.operands)):
+        # The operands are what the graph says (the usual case once a session has given the
+        # feeds their shapes): the verified result types are the rule's answer.
+        return tuple(r.type for r in op.results)
+    out = op.infer_type(*_operand_groups(op, types))
     return (out,) if isinstance(out, Type) else tuple(out)

@@ -1,10 +1,10 @@
 """The TF1-style graph API: graphs, tensors, variables, sessions and the op library.
 
 ``flowir`` re-exports everything here, so ``import flowir as tf`` reads like TensorFlow 1.15
-graph code. Namespaces as in TF: ``errors``, ``train``, ``nn``, ``dtypes``.
+graph code. Namespaces as in TF: ``errors``, ``train``, ``nn``, ``dtypes``, ``summary``.
 """
 
-from flowir.frontends.graph import dtypes, errors, nn, train
+from flowir.frontends.graph import dtypes, errors, nn, summary, train
 from flowir.frontends.graph.array_ops import *  # noqa: F403
 from flowir.frontends.graph.array_ops import __all__ as _array_all
 from flowir.frontends.graph.building import *  # noqa: F403
@@ -29,6 +29,7 @@ __all__ = [
     "dtypes",
     "errors",
     "nn",
+    "summary",
     "train",
     *_building_all,
     *_dtypes_all,

@@ -50,6 +50,8 @@ __all__ = [
     "newaxis",
     "gather",
     "tile",
+    "broadcast_to",
+    "matrix_band_part",
     "pad",
     "one_hot",
     "shape",
@@ -752,6 +754,39 @@ def tile(input: Any, multiples: Any, name: str | None = None) -> Tensor:
     with name_scope(name, "Tile", [input]) as scope:
         x = convert_to_tensor(input, name="input")
         return make1(ops.Tile, [x], scope, "Tile", multiples=static_ints(multiples, "multiples", "tile"))
+
+
+def broadcast_to(input: Any, shape: Any, name: str | None = None) -> Tensor:
+    """``input`` broadcast to ``shape`` (``tf.broadcast_to``, a static shape); a ``ShapeError``
+    when ``input`` does not broadcast to exactly ``shape``; default name ``"BroadcastTo"``."""
+    with name_scope(name, "BroadcastTo", [input]) as scope:
+        x = convert_to_tensor(input, name="input")
+        target = static_ints(shape, "shape", "broadcast_to")
+        have = ir_type(x).shape
+        if have is not None and (
+            len(have) > len(target) or any(d not in (1, None, t) for d, t in zip(have[::-1], target[::-1]))
+        ):
+            raise ShapeError(
+                f"broadcast_to: {ir_type(x).describe()} does not broadcast to {list(target)}",
+                [f"  input: {x.name!r}", f"  created at {user_location()}"],
+            )
+        return make1(ops.BroadcastTo, [x], scope, "BroadcastTo", shape=target)
+
+
+def matrix_band_part(input: Any, num_lower: Any, num_upper: Any, name: str | None = None) -> Tensor:
+    """The band of the matrices in the last two dims (``tf.matrix_band_part``): keeps
+    ``x[..., i, j]`` where ``i - j <= num_lower`` and ``j - i <= num_upper`` (a negative
+    bound keeps that whole triangle), zeroes the rest; default name ``"MatrixBandPart"``."""
+    with name_scope(name, "MatrixBandPart", [input]) as scope:
+        x = convert_to_tensor(input, name="input")
+        lower = static_int(num_lower, "num_lower", "matrix_band_part")
+        upper = static_int(num_upper, "num_upper", "matrix_band_part")
+        masks = ([{"k": -lower, "upper": True}] if lower >= 0 else []) + ([{"k": upper, "upper": False}] if upper >= 0 else [])
+        if not masks:
+            return make1(ops.Identity, [x], scope, "MatrixBandPart")
+        for i, attrs in enumerate(masks):
+            x = make1(ops.Trilu, [x], scope if i == len(masks) - 1 else None, "Trilu", **attrs)
+        return x
 
 
 #: ``tf.pad`` modes and the TF op each makes (its default name).

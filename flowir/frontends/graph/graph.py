@@ -232,15 +232,58 @@ def _pop(stack: contextvars.ContextVar[tuple[Any, ...]], item: Any) -> None:
             return
 
 
-@contextlib.contextmanager
-def _scoped(graph: Graph, state: _BuildState) -> Iterator[None]:
-    states = dict(_BUILD_STATES.get())
-    states[graph] = state
-    token = _BUILD_STATES.set(states)
-    try:
-        yield
-    finally:
-        _BUILD_STATES.reset(token)
+class _scoped:  # noqa: N801 - used like a contextmanager function
+    """``with _scoped(graph, state):`` makes ``state`` the building state of ``graph`` inside.
+
+    A class rather than a generator: every op wrapper opens a name scope, so this is on the
+    path of every op built."""
+
+    __slots__ = ("_graph", "_state", "_token")
+
+    def __init__(self, graph: Graph, state: _BuildState) -> None:
+        self._graph = graph
+        self._state = state
+
+    def __enter__(self) -> None:
+        states = dict(_BUILD_STATES.get())
+        states[self._graph] = self._state
+        self._token = _BUILD_STATES.set(states)
+
+    def __exit__(self, *exc: Any) -> None:
+        _BUILD_STATES.reset(self._token)
+
+
+class _NameScope:
+    """``Graph.name_scope(name)``: the scope is opened (and its name made unique) on entry,
+    which gives the scope with a trailing ``/``."""
+
+    __slots__ = ("_graph", "_name", "_scope")
+
+    def __init__(self, graph: Graph, name: str | None) -> None:
+        self._graph = graph
+        self._name = name
+
+    def __enter__(self) -> str:
+        graph, name = self._graph, self._name
+        state = graph._state()
+        if name:
+            if not isinstance(name, str):
+                raise TypeError(f"a name scope is a string, got {name!r}")
+            pattern = _VALID_SCOPE_NAME if state.name_stack else _VALID_OP_NAME
+            if not pattern.match(name):
+                raise ValueError(f"'{name}' is not a valid scope name")
+        if not name:
+            new_stack = ""
+        elif name.endswith("/"):
+            new_stack = name[:-1]
+        else:
+            new_stack = graph.unique_name(name)
+        self._scope = _scoped(graph, _BuildState(new_stack, state.devices, state.controllers))
+        self._scope.__enter__()
+        return f"{new_stack}/" if new_stack else ""
+
+    def __exit__(self, *exc: Any) -> None:
+        self._scope.__exit__(*exc)
 
 
 @dataclass
@@ -353,25 +396,10 @@ class Graph:
                 name = f"{name}_{i - 1}"
         return name
 
-    @contextlib.contextmanager
-    def name_scope(self, name: str | None) -> Iterator[str]:
+    def name_scope(self, name: str | None) -> contextlib.AbstractContextManager[str]:
         """Open the scope ``name`` (made unique; ``"a/b/"`` with a trailing slash is taken as
         is; ``None`` or ``""`` goes back to the top). Yields the scope with a trailing ``/``."""
-        state = self._state()
-        if name:
-            if not isinstance(name, str):
-                raise TypeError(f"a name scope is a string, got {name!r}")
-            pattern = _VALID_SCOPE_NAME if state.name_stack else _VALID_OP_NAME
-            if not pattern.match(name):
-                raise ValueError(f"'{name}' is not a valid scope name")
-        if not name:
-            new_stack = ""
-        elif name.endswith("/"):
-            new_stack = name[:-1]
-        else:
-            new_stack = self.unique_name(name)
-        with _scoped(self, replace(state, name_stack=new_stack)):
-            yield f"{new_stack}/" if new_stack else ""
+        return _NameScope(self, name)
 
     # -- devices -----------------------------------------------------------------------------
 
@@ -391,6 +419,8 @@ class Graph:
             yield
 
     def _device_for(self, state: _BuildState) -> tuple[str | None, list[Callable[[Operation], Any]]]:
+        if not state.devices:
+            return None, []
         spec = _NO_DEVICE
         functions = []
         for entry in state.devices:
@@ -731,14 +761,21 @@ class name_scope:  # noqa: N801 - TF's name
         self._name = default_name if name is None else name
         self._default_name = default_name
         self._values = values
-        self._stack: contextlib.ExitStack | None = None
+        self._stack: contextlib.AbstractContextManager[Any] | None = None
 
     def __enter__(self) -> str:
         if self._name is None and self._values is not None:
             raise ValueError(
                 f"At least one of name ({self._name}) and default_name ({self._default_name}) must be provided."
             )
-        g = _get_graph_from_inputs(self._values) if self._values else get_default_graph()
+        default = get_default_graph()
+        g = _get_graph_from_inputs(self._values) if self._values else default
+        if g is default:
+            # The common case, on the path of every op wrapper: no graph to enter.
+            scope_cm = g.name_scope(self._name)
+            scope = scope_cm.__enter__()
+            self._stack = scope_cm
+            return scope
         stack = contextlib.ExitStack()
         try:
             if g is not get_default_graph():

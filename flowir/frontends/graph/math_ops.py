@@ -59,6 +59,24 @@ __all__ = [
     "sigmoid",
     "sin",
     "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "sinh",
+    "cosh",
+    "asinh",
+    "acosh",
+    "atanh",
+    "erf",
+    "floor",
+    "ceil",
+    "round",
+    "reciprocal",
+    "is_nan",
+    "is_inf",
+    "cumsum",
+    "clip_by_value",
     "equal",
     "not_equal",
     "less",
@@ -264,6 +282,112 @@ def sin(x: Any, name: str | None = None) -> Tensor:
 def cos(x: Any, name: str | None = None) -> Tensor:
     """The cosine (``tf.cos``); floats; default name ``"Cos"``."""
     return _unary(ops.Cos, x, name, "Cos")
+
+
+def tan(x: Any, name: str | None = None) -> Tensor:
+    """The tangent (``tf.tan``); floats; default name ``"Tan"``."""
+    return _unary(ops.Tan, x, name, "Tan")
+
+
+def asin(x: Any, name: str | None = None) -> Tensor:
+    """The arcsine (``tf.asin``); floats; default name ``"Asin"``."""
+    return _unary(ops.Asin, x, name, "Asin")
+
+
+def acos(x: Any, name: str | None = None) -> Tensor:
+    """The arccosine (``tf.acos``); floats; default name ``"Acos"``."""
+    return _unary(ops.Acos, x, name, "Acos")
+
+
+def atan(x: Any, name: str | None = None) -> Tensor:
+    """The arctangent (``tf.atan``); floats; default name ``"Atan"``."""
+    return _unary(ops.Atan, x, name, "Atan")
+
+
+def sinh(x: Any, name: str | None = None) -> Tensor:
+    """The hyperbolic sine (``tf.sinh``); floats; default name ``"Sinh"``."""
+    return _unary(ops.Sinh, x, name, "Sinh")
+
+
+def cosh(x: Any, name: str | None = None) -> Tensor:
+    """The hyperbolic cosine (``tf.cosh``); floats; default name ``"Cosh"``."""
+    return _unary(ops.Cosh, x, name, "Cosh")
+
+
+def asinh(x: Any, name: str | None = None) -> Tensor:
+    """The inverse hyperbolic sine (``tf.asinh``); floats; default name ``"Asinh"``."""
+    return _unary(ops.Asinh, x, name, "Asinh")
+
+
+def acosh(x: Any, name: str | None = None) -> Tensor:
+    """The inverse hyperbolic cosine (``tf.acosh``); floats; default name ``"Acosh"``."""
+    return _unary(ops.Acosh, x, name, "Acosh")
+
+
+def atanh(x: Any, name: str | None = None) -> Tensor:
+    """The inverse hyperbolic tangent (``tf.atanh``); floats; default name ``"Atanh"``."""
+    return _unary(ops.Atanh, x, name, "Atanh")
+
+
+def erf(x: Any, name: str | None = None) -> Tensor:
+    """The error function (``tf.erf``); floats; default name ``"Erf"``."""
+    return _unary(ops.Erf, x, name, "Erf")
+
+
+def floor(x: Any, name: str | None = None) -> Tensor:
+    """The largest integer not above ``x`` (``tf.floor``); floats; default name ``"Floor"``."""
+    return _unary(ops.Floor, x, name, "Floor")
+
+
+def ceil(x: Any, name: str | None = None) -> Tensor:
+    """The smallest integer not below ``x`` (``tf.ceil``); floats; default name ``"Ceil"``."""
+    return _unary(ops.Ceil, x, name, "Ceil")
+
+
+def round(x: Any, name: str | None = None) -> Tensor:
+    """``x`` rounded to the nearest integer, halves to even (``tf.round``); floats; default name ``"Round"``."""
+    return _unary(ops.Round, x, name, "Round")
+
+
+def reciprocal(x: Any, name: str | None = None) -> Tensor:
+    """``1 / x`` (``tf.reciprocal``); floats; default name ``"Reciprocal"``."""
+    return _unary(ops.Reciprocal, x, name, "Reciprocal")
+
+
+def is_nan(x: Any, name: str | None = None) -> Tensor:
+    """Whether each element is nan, as bool (``tf.is_nan``); floats; default name ``"IsNan"``."""
+    return _unary(ops.IsNan, x, name, "IsNan")
+
+
+def is_inf(x: Any, name: str | None = None) -> Tensor:
+    """Whether each element is +-inf, as bool (``tf.is_inf``); floats; default name ``"IsInf"``."""
+    return _unary(ops.IsInf, x, name, "IsInf")
+
+
+def cumsum(x: Any, axis: Any = 0, exclusive: bool = False, reverse: bool = False, name: str | None = None) -> Tensor:
+    """The running sum along ``axis`` (``tf.cumsum``): ``exclusive`` leaves each element out of
+    its own sum, ``reverse`` sums from the end; numeric; default name ``"Cumsum"``."""
+    with name_scope(name, "Cumsum", [x]) as scope:
+        t = convert_to_tensor(x, name="x")
+        ax = static_axis(axis, "cumsum")
+        return make1(ops.CumSum, [t], scope, "Cumsum", axis=ax, exclusive=bool(exclusive), reverse=bool(reverse))
+
+
+def clip_by_value(t: Any, clip_value_min: Any, clip_value_max: Any, name: str | None = None) -> Tensor:
+    """``t`` clipped to ``[clip_value_min, clip_value_max]`` (``tf.clip_by_value``): TF's
+    ``maximum(minimum(t, max), min)``, the bounds broadcasting against ``t`` without changing
+    its shape; default name ``"clip_by_value"``."""
+    with name_scope(name, "clip_by_value", [t, clip_value_min, clip_value_max]) as scope:
+        values = convert_to_tensor(t, name="t")
+        lo, hi = convert_all([values, clip_value_min, clip_value_max], ["t", "clip_value_min", "clip_value_max"])[1:]
+        t_min = make1(ops.Minimum, [values, hi], None, "Minimum")
+        out = make1(ops.Maximum, [t_min, lo], scope, "clip_by_value")
+        if not shapes_compatible(ir_type(out).shape, ir_type(values).shape):
+            raise ShapeError(
+                f"clip_by_value: the bounds change the shape of t ({ir_type(values).describe()} to {ir_type(out).describe()})",
+                [f"  t: {values.name!r}", f"  created at {user_location()}"],
+            )
+        return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ ops, as in TF; ``l2_loss``, ``dropout`` and ``bias_add`` are built from math ops
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -22,17 +22,21 @@ from flowir.frontends.graph.array_ops import (
     ir_type,
     is_tensor_like,
     make1,
+    squeeze,
     static_axis,
+    static_int,
+    static_ints,
     tensor_of,
 )
 from flowir.frontends.graph.building import convert_to_tensor, make_op
 from flowir.frontends.graph.gradients import stop_gradient
 from flowir.frontends.graph.graph import get_seed, name_scope
-from flowir.frontends.graph.math_ops import sigmoid, tanh
+from flowir.frontends.graph.math_ops import add, multiply, negative, reduce_mean, rsqrt, sigmoid, square, subtract, tanh
 from flowir.frontends.graph.random_ops import random_uniform
 from flowir.frontends.graph.tensor import Tensor, TensorShape
 from flowir.ir import ops
 from flowir.ir.core import Operation
+from flowir.ir.dtypes import DType
 from flowir.ir.errors import ShapeError, UnsupportedOpError
 from flowir.ir.location import user_location
 from flowir.ir.types import format_shape
@@ -51,6 +55,26 @@ __all__ = [
     "l2_loss",
     "dropout",
     "bias_add",
+    "gelu",
+    "elu",
+    "selu",
+    "leaky_relu",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "convolution",
+    "conv2d_transpose",
+    "max_pool",
+    "avg_pool",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "moments",
+    "batch_normalization",
+    "top_k",
 ]
 
 
@@ -408,3 +432,408 @@ def _bias_error(v: Tensor, b: Tensor, reason: str) -> ShapeError:
         [f"  value: {v.name!r} {ir_type(v).describe()}", f"  bias:  {b.name!r} {ir_type(b).describe()}", f"  created at {user_location()}"],
     )
 
+
+
+# --------------------------------------------------------------------------------------------
+# More activations
+
+
+def gelu(features: Any, approximate: bool = False, name: str | None = None) -> Tensor:
+    """``features * Phi(features)`` (``tf.nn.gelu``): the erf form, or with ``approximate``
+    the tanh form; floats; default name ``"Gelu"``."""
+    with name_scope(name, "Gelu", [features]) as scope:
+        x = convert_to_tensor(features, name="features")
+        return make1(ops.Gelu, [x], scope, "Gelu", approximate="tanh" if approximate else "none")
+
+
+def elu(features: Any, name: str | None = None) -> Tensor:
+    """``features`` where positive, else ``exp(features) - 1`` (``tf.nn.elu``); floats;
+    default name ``"Elu"``."""
+    with name_scope(name, "Elu", [features]) as scope:
+        return make1(ops.Elu, [convert_to_tensor(features, name="features")], scope, "Elu")
+
+
+#: SELU's constants (Klambauer et al.), as TF's kernel.
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(features: Any, name: str | None = None) -> Tensor:
+    """``scale * elu(features, alpha)`` with SELU's constants (``tf.nn.selu``); floats;
+    default name ``"Selu"`` (an ``Elu`` and a ``Mul`` inside it)."""
+    with name_scope(name, "Selu", [features]) as scope:
+        x = convert_to_tensor(features, name="features")
+        e = make1(ops.Elu, [x], None, "Elu", alpha=_SELU_ALPHA)
+        return make1(ops.Mul, convert_all([e, _SELU_SCALE], ["x", "y"]), scope, "Selu")
+
+
+def leaky_relu(features: Any, alpha: float = 0.2, name: str | None = None) -> Tensor:
+    """``features`` where non-negative, else ``alpha * features`` (``tf.nn.leaky_relu``);
+    floats; default name ``"LeakyRelu"``."""
+    with name_scope(name, "LeakyRelu", [features]) as scope:
+        x = convert_to_tensor(features, name="features")
+        return make1(ops.LeakyRelu, [x], scope, "LeakyRelu", alpha=float(alpha))
+
+
+# --------------------------------------------------------------------------------------------
+# Convolution and pooling (TF's layouts: filters HWIO, data NHWC unless data_format says NC...)
+
+
+def _channels_last(data_format: str | None, fn: str) -> bool:
+    """Whether ``data_format`` (``N...C``, the default, or ``NC...``) puts channels last."""
+    if data_format is None or (data_format.startswith("N") and data_format.endswith("C")):
+        return True
+    if data_format.startswith("NC"):
+        return False
+    raise ValueError(f"{fn}: data_format must be of the form N...C or NC..., got {data_format!r}")
+
+
+def _per_dim(value: Any, n: int, channels_last: bool, what: str, fn: str) -> list[int] | None:
+    """A TF window argument (an int, or a list of 1, ``n`` or ``n + 2`` ints, the batch and
+    channel entries 1) as one int per spatial dim; ``None`` for the default."""
+    if value is None:
+        return None
+    vals = list(static_ints(value, what, fn, allow_scalar=True))
+    if len(vals) == 1:
+        return vals * n
+    if len(vals) == n:
+        return vals
+    if len(vals) == n + 2:
+        outer = (vals[0], vals[-1]) if channels_last else (vals[0], vals[1])
+        if outer != (1, 1):
+            raise ValueError(f"{fn}: {what} must be 1 in the batch and channel dims, got {vals}")
+        return vals[1:-1] if channels_last else vals[2:]
+    raise ValueError(f"{fn}: {what} must have 1, {n} or {n + 2} entries, got {vals}")
+
+
+def _padding_attrs(padding: Any, n: int, channels_last: bool, fn: str) -> dict[str, Any]:
+    """TF's ``padding`` (``"SAME"``, ``"VALID"`` or explicit ``[[before, after], ...]`` for
+    every dim, in the data's layout) as window attributes."""
+    if isinstance(padding, str):
+        mode = padding.upper()
+        if mode not in ("SAME", "VALID"):
+            raise ValueError(f"{fn}: padding must be 'SAME', 'VALID' or a list of pairs, got {padding!r}")
+        return {"padding": "SAME_UPPER" if mode == "SAME" else "VALID"}
+    pairs = [tuple(int(v) for v in p) for p in padding]
+    if len(pairs) != n + 2 or any(len(p) != 2 for p in pairs):
+        raise ValueError(f"{fn}: explicit padding must hold {n + 2} [before, after] pairs, got {padding!r}")
+    outer = (pairs[0], pairs[-1]) if channels_last else (pairs[0], pairs[1])
+    if outer != ((0, 0), (0, 0)):
+        raise ValueError(f"{fn}: explicit padding must be 0 in the batch and channel dims, got {padding!r}")
+    inner = pairs[1:-1] if channels_last else pairs[2:]
+    return {"padding": "EXPLICIT", "pads": [v for p in inner for v in p]}
+
+
+def _spatial_rank(x: Tensor, fn: str, n: int | None) -> int:
+    rank = ir_type(x).rank
+    if n is None:
+        if rank is None:
+            raise ValueError(f"{fn}: the rank of {x.name!r} must be known")
+        n = rank - 2
+    if rank is not None and rank != n + 2:
+        raise ValueError(f"{fn}: {x.name!r} must have rank {n + 2}, got shape {format_shape(ir_type(x).shape)}")
+    return n
+
+
+def _conv(
+    fn: str,
+    default_name: str,
+    n: int | None,
+    input: Any,
+    filters: Any,
+    strides: Any,
+    padding: Any,
+    data_format: str | None,
+    dilations: Any,
+    name: str | None,
+) -> Tensor:
+    if filters is None or padding is None:
+        raise ValueError(f"{fn}: filters and padding are required")
+    last = _channels_last(data_format, fn)
+    with name_scope(name, default_name, [input, filters]) as scope:
+        x = convert_to_tensor(input, name="input")
+        w = convert_to_tensor(filters, dtype=x.dtype.base_dtype, name="filters")
+        k = _spatial_rank(x, fn, n)
+        attrs: dict[str, Any] = {
+            "data_format": "NHWC" if last else "NCHW",
+            "filter_format": "HWIO",
+            **_padding_attrs(padding, k, last, fn),
+        }
+        s, d = _per_dim(strides, k, last, "strides", fn), _per_dim(dilations, k, last, "dilations", fn)
+        if s is not None:
+            attrs["strides"] = s
+        if d is not None:
+            attrs["dilations"] = d
+        return make1(ops.Conv, [x, w], scope, default_name, **attrs)
+
+
+def conv2d(
+    input: Any,
+    filter: Any = None,
+    strides: Any = None,
+    padding: Any = None,
+    use_cudnn_on_gpu: bool = True,
+    data_format: str = "NHWC",
+    dilations: Any = None,
+    name: str | None = None,
+    filters: Any = None,
+) -> Tensor:
+    """2-D convolution (``tf.nn.conv2d``): ``input`` NHWC (or NCHW), ``filter`` HWIO;
+    ``strides``/``dilations`` an int or 1, 2 or 4 ints; ``padding`` ``"SAME"``, ``"VALID"``
+    or explicit pairs; default name ``"Conv2D"``."""
+    filters = deprecated_argument_lookup(filters, "filters", filter, "filter")
+    return _conv("conv2d", "Conv2D", 2, input, filters, strides, padding, data_format, dilations, name)
+
+
+def conv1d(
+    value: Any = None,
+    filters: Any = None,
+    stride: Any = None,
+    padding: Any = None,
+    use_cudnn_on_gpu: Any = None,
+    data_format: str | None = None,
+    name: str | None = None,
+    input: Any = None,
+    dilations: Any = None,
+) -> Tensor:
+    """1-D convolution (``tf.nn.conv1d``): ``value`` NWC (or NCW), ``filters`` WIO; default
+    name ``"conv1d"``."""
+    value = deprecated_argument_lookup(input, "input", value, "value")
+    return _conv("conv1d", "conv1d", 1, value, filters, stride, padding, data_format, dilations, name)
+
+
+def conv3d(
+    input: Any,
+    filter: Any = None,
+    strides: Any = None,
+    padding: Any = None,
+    data_format: str = "NDHWC",
+    dilations: Any = None,
+    name: str | None = None,
+    filters: Any = None,
+) -> Tensor:
+    """3-D convolution (``tf.nn.conv3d``): ``input`` NDHWC (or NCDHW), ``filter`` DHWIO;
+    default name ``"Conv3D"``."""
+    filters = deprecated_argument_lookup(filters, "filters", filter, "filter")
+    return _conv("conv3d", "Conv3D", 3, input, filters, strides, padding, data_format, dilations, name)
+
+
+def convolution(
+    input: Any,
+    filter: Any = None,
+    padding: Any = None,
+    strides: Any = None,
+    dilation_rate: Any = None,
+    name: str | None = None,
+    data_format: str | None = None,
+    filters: Any = None,
+    dilations: Any = None,
+) -> Tensor:
+    """N-D convolution, 1 to 3 spatial dims taken from ``input``'s rank (``tf.nn.convolution``);
+    default name ``"convolution"``."""
+    filters = deprecated_argument_lookup(filters, "filters", filter, "filter")
+    dilations = deprecated_argument_lookup(dilations, "dilations", dilation_rate, "dilation_rate")
+    return _conv("convolution", "convolution", None, input, filters, strides, padding, data_format, dilations, name)
+
+
+def conv2d_transpose(
+    value: Any = None,
+    filter: Any = None,
+    output_shape: Any = None,
+    strides: Any = None,
+    padding: str = "SAME",
+    data_format: str = "NHWC",
+    name: str | None = None,
+    input: Any = None,
+    filters: Any = None,
+    dilations: Any = None,
+) -> Tensor:
+    """The transpose of ``conv2d`` (``tf.nn.conv2d_transpose``): ``filter`` HWIO as the
+    forward convolution's (``[h, w, output channels, input channels]``), a static
+    ``output_shape`` (the batch entry may be ``-1``/``None``), ``padding`` ``"SAME"`` or
+    ``"VALID"`` as the forward convolution's; default name ``"conv2d_transpose"``."""
+    value = deprecated_argument_lookup(input, "input", value, "value")
+    filters = deprecated_argument_lookup(filters, "filters", filter, "filter")
+    fn = "conv2d_transpose"
+    if filters is None or output_shape is None or strides is None:
+        raise ValueError(f"{fn}: filter, output_shape and strides are required")
+    last = _channels_last(data_format, fn)
+    with name_scope(name, "conv2d_transpose", [value, filters]) as scope:
+        x = convert_to_tensor(value, name="value")
+        w = convert_to_tensor(filters, dtype=x.dtype.base_dtype, name="filter")
+        shape = [None if v is None or v == -1 else int(v) for v in (output_shape.as_list() if isinstance(output_shape, TensorShape) else list(output_shape))]
+        if len(shape) != 4 or any(v is None for v in (shape[1:3] if last else shape[2:])):
+            raise ValueError(f"{fn}: output_shape must hold 4 entries with static spatial sizes, got {output_shape!r}")
+        st, dl = _per_dim(strides, 2, last, "strides", fn), _per_dim(dilations, 2, last, "dilations", fn) or [1, 1]
+        sizes = ir_type(x).shape
+        wshape = ir_type(w).shape
+        if sizes is None or wshape is None or any(d is None for d in (sizes[1:3] if last else sizes[2:])) or None in wshape[:2]:
+            raise ValueError(f"{fn}: the spatial sizes of value and filter must be static")
+        mode = str(padding).upper()
+        if mode not in ("SAME", "VALID"):
+            raise ValueError(f"{fn}: padding must be 'SAME' or 'VALID', got {padding!r}")
+        pads: list[int] = []
+        extra: list[int] = []
+        for i in range(2):
+            size_in = (sizes[1 + i] if last else sizes[2 + i])
+            out = shape[1 + i] if last else shape[2 + i]
+            span = (wshape[i] - 1) * dl[i] + 1
+            total = max((size_in - 1) * st[i] + span - out, 0) if mode == "SAME" else 0
+            full = st[i] * (size_in - 1) + span - total
+            pads += [total // 2, total - total // 2]
+            extra.append(out - full)  # type: ignore[operator]
+        if any(not 0 <= e < s for e, s in zip(extra, st)):
+            raise ValueError(f"{fn}: output_shape {shape} does not fit value {format_shape(sizes)} with {mode} padding")
+        attrs: dict[str, Any] = {
+            "strides": st,
+            "dilations": dl,
+            "padding": "EXPLICIT",
+            "pads": pads,
+            "output_padding": extra,
+            "data_format": "NHWC" if last else "NCHW",
+            "filter_format": "HWIO",
+        }
+        return make1(ops.ConvTranspose, [x, w], scope, "conv2d_transpose", **attrs)
+
+
+def _pool(
+    op_class: type[Operation],
+    fn: str,
+    default_name: str,
+    n: int | None,
+    value: Any,
+    ksize: Any,
+    strides: Any,
+    padding: Any,
+    data_format: str | None,
+    name: str | None,
+) -> Tensor:
+    if ksize is None or strides is None or padding is None:
+        raise ValueError(f"{fn}: ksize, strides and padding are required")
+    last = _channels_last(data_format, fn)
+    with name_scope(name, default_name, [value]) as scope:
+        x = convert_to_tensor(value, name="input")
+        k = _spatial_rank(x, fn, n)
+        attrs: dict[str, Any] = {
+            "kernel_shape": _per_dim(ksize, k, last, "ksize", fn),
+            "strides": _per_dim(strides, k, last, "strides", fn),
+            "data_format": "NHWC" if last else "NCHW",
+            **_padding_attrs(padding, k, last, fn),
+        }
+        return make1(op_class, [x], scope, default_name, **attrs)
+
+
+def max_pool(
+    value: Any,
+    ksize: Any,
+    strides: Any,
+    padding: Any,
+    data_format: str = "NHWC",
+    name: str | None = None,
+    input: Any = None,
+) -> Tensor:
+    """The maximum over each window (``tf.nn.max_pool``); the spatial rank is ``value``'s
+    rank minus 2; ``ksize``/``strides`` an int or 1, n or n + 2 ints; default name
+    ``"MaxPool"``."""
+    value = deprecated_argument_lookup(input, "input", value, "value")
+    return _pool(ops.MaxPool, "max_pool", "MaxPool", None, value, ksize, strides, padding, data_format, name)
+
+
+def avg_pool(
+    value: Any,
+    ksize: Any,
+    strides: Any,
+    padding: Any,
+    data_format: str = "NHWC",
+    name: str | None = None,
+    input: Any = None,
+) -> Tensor:
+    """The mean over each window, padding not counted (``tf.nn.avg_pool``); arguments as
+    ``max_pool``; default name ``"AvgPool"``."""
+    value = deprecated_argument_lookup(input, "input", value, "value")
+    return _pool(ops.AvgPool, "avg_pool", "AvgPool", None, value, ksize, strides, padding, data_format, name)
+
+
+def max_pool1d(input: Any, ksize: Any, strides: Any, padding: Any, data_format: str = "NWC", name: str | None = None) -> Tensor:
+    """``max_pool`` over one spatial dim (``tf.nn.max_pool1d``); default name ``"MaxPool1d"``."""
+    return _pool(ops.MaxPool, "max_pool1d", "MaxPool1d", 1, input, ksize, strides, padding, data_format, name)
+
+
+def max_pool2d(input: Any, ksize: Any, strides: Any, padding: Any, data_format: str = "NHWC", name: str | None = None) -> Tensor:
+    """``max_pool`` over two spatial dims (``tf.nn.max_pool2d``); default name ``"MaxPool2d"``."""
+    return _pool(ops.MaxPool, "max_pool2d", "MaxPool2d", 2, input, ksize, strides, padding, data_format, name)
+
+
+def max_pool3d(input: Any, ksize: Any, strides: Any, padding: Any, data_format: str = "NDHWC", name: str | None = None) -> Tensor:
+    """``max_pool`` over three spatial dims (``tf.nn.max_pool3d``); default name ``"MaxPool3D"``."""
+    return _pool(ops.MaxPool, "max_pool3d", "MaxPool3D", 3, input, ksize, strides, padding, data_format, name)
+
+
+def avg_pool1d(input: Any, ksize: Any, strides: Any, padding: Any, data_format: str = "NWC", name: str | None = None) -> Tensor:
+    """``avg_pool`` over one spatial dim (``tf.nn.avg_pool1d``); default name ``"AvgPool1D"``."""
+    return _pool(ops.AvgPool, "avg_pool1d", "AvgPool1D", 1, input, ksize, strides, padding, data_format, name)
+
+
+def avg_pool2d(input: Any, ksize: Any, strides: Any, padding: Any, data_format: str = "NHWC", name: str | None = None) -> Tensor:
+    """``avg_pool`` over two spatial dims (``tf.nn.avg_pool2d``); default name ``"AvgPool2D"``."""
+    return _pool(ops.AvgPool, "avg_pool2d", "AvgPool2D", 2, input, ksize, strides, padding, data_format, name)
+
+
+def avg_pool3d(input: Any, ksize: Any, strides: Any, padding: Any, data_format: str = "NDHWC", name: str | None = None) -> Tensor:
+    """``avg_pool`` over three spatial dims (``tf.nn.avg_pool3d``); default name ``"AvgPool3D"``."""
+    return _pool(ops.AvgPool, "avg_pool3d", "AvgPool3D", 3, input, ksize, strides, padding, data_format, name)
+
+
+# --------------------------------------------------------------------------------------------
+# Normalization (built from math ops, as in TF)
+
+
+def moments(
+    x: Any, axes: Any, shift: Any = None, name: str | None = None, keep_dims: Any = None, keepdims: Any = None
+) -> tuple[Tensor, Tensor]:
+    """The mean and variance of ``x`` over ``axes`` (``tf.nn.moments``): the variance is the
+    mean squared deviation from the (gradient-stopped) mean; ``keepdims`` keeps the reduced
+    dims; ``shift`` is accepted and unused, as in TF 1.15. Default scope ``"moments"``."""
+    keep = bool(deprecated_argument_lookup(keepdims, "keepdims", keep_dims, "keep_dims"))
+    with name_scope(name, "moments", [x, axes]):
+        y = convert_to_tensor(x, name="x")
+        axes_list = list(static_ints(axes, "axes", "moments", allow_scalar=True))
+        mean = reduce_mean(y, axes_list, keepdims=True, name="mean")
+        variance = reduce_mean(square(subtract(y, stop_gradient(mean))), axes_list, keepdims=True, name="variance")
+        if not keep:
+            mean = squeeze(mean, axes_list)
+            variance = squeeze(variance, axes_list)
+        return mean, variance
+
+
+def batch_normalization(
+    x: Any, mean: Any, variance: Any, offset: Any, scale: Any, variance_epsilon: float, name: str | None = None
+) -> Tensor:
+    """``(x - mean) * scale / sqrt(variance + variance_epsilon) + offset``
+    (``tf.nn.batch_normalization``), as TF computes it: ``x * inv + (offset - mean * inv)``
+    with ``inv = scale * rsqrt(variance + variance_epsilon)``; ``offset`` and ``scale`` may
+    be ``None``. The statistics broadcast against ``x``. Default scope ``"batchnorm"``."""
+    with name_scope(name, "batchnorm", [x, mean, variance, scale, offset]):
+        xt = convert_to_tensor(x, name="x")
+        inv = rsqrt(add(variance, variance_epsilon))
+        if scale is not None:
+            inv = multiply(inv, scale)
+        shift = subtract(offset, multiply(mean, inv)) if offset is not None else negative(multiply(mean, inv))
+        return add(multiply(xt, inv), shift)
+
+
+class TopKV2(NamedTuple):
+    """``tf.nn.top_k``'s result: the values and their int32 indices."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def top_k(input: Any, k: Any = 1, sorted: bool = True, name: str | None = None) -> TopKV2:
+    """The ``k`` largest entries along the last dim and their int32 indices
+    (``tf.nn.top_k``): best first, equal entries in index order; default name ``"TopKV2"``."""
+    with name_scope(name, "TopKV2", [input]) as scope:
+        x = convert_to_tensor(input, name="input")
+        kk = static_int(k, "k", "top_k")
+        out = make_op(ops.TopK, [x], name=scope, default_name="TopKV2", k=kk, axis=-1, sorted=bool(sorted), index_dtype=DType.int32)
+        return TopKV2(*out.outputs)

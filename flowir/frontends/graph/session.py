@@ -8,6 +8,17 @@ canonicalize`` and compiles the pure program with the session's backend. A hit d
 work: it converts the feeds, reads the variables, calls the executable and commits the new
 variable values.
 
+Recompilation is visible: ``Session.compile_counts`` counts, per fetch signature (the fetched
+and fed tensors' names), the runs this session compiled, one per new combination of feed
+shapes, and each compile is logged at INFO on the ``flowir.session`` logger with the shapes.
+For feeds of many batch sizes, ``Session(batch_buckets=True)`` pads the batch (the leading
+``None`` dim of the fed tensors) up to the next power of two (or the next of the given bucket
+sizes), runs, and slices the padding off the fetched values, so the sizes of one bucket share
+one compiled run. Padding repeats the last real row, and is used only where it is provably
+invisible (``_batching.batched_outputs``: every op that reads the batch treats rows
+independently, and no state update depends on it); otherwise the session warns once and runs
+each size exactly.
+
 State: a session owns its variables' values (``name -> array``: numpy arrays stored
 read-only, or the backend's device arrays, which the jax backend keeps on its device between
 runs) and one ``RefContext`` for random streams. A run commits all its new values together
@@ -19,16 +30,23 @@ runs that only read state hold the lock through the call too.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import contextvars
+import gc
+import logging
 import secrets
 import threading
+import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from flowir.frontends.graph import errors
+from flowir.frontends.graph._batching import NotRowwiseError, batched_outputs
+from flowir.frontends.graph.config import ConfigProto, GPUOptions, RunMetadata, RunOptions
 from flowir.frontends.graph.dtypes import tf_type_string
 from flowir.frontends.graph.graph import Graph, _pop, _push, get_default_graph
 from flowir.frontends.graph.tensor import Operation, Tensor
@@ -39,7 +57,17 @@ from flowir.ir.ops.state import Variable as VariableOp
 from flowir.ir.reference import RefContext
 from flowir.ir.types import TensorType
 
-__all__ = ["Session", "InteractiveSession", "get_default_session"]
+__all__ = [
+    "Session",
+    "InteractiveSession",
+    "get_default_session",
+    "ConfigProto",
+    "GPUOptions",
+    "RunOptions",
+    "RunMetadata",
+]
+
+logger = logging.getLogger("flowir.session")
 
 #: The passes every compiled run goes through (pruning is implied by the extraction).
 PIPELINE = "shape-inference,constant-fold,cse,canonicalize"
@@ -107,13 +135,28 @@ def _rebuild(template: Any, values: Iterator[Any]) -> Any:
 # Compiled runs
 
 
+class FetchSignature(NamedTuple):
+    """What ``Session.compile_counts`` counts compilations by: the names of the fetched
+    tensors and ops (in fetch order) and of the fed tensors (in feed order)."""
+
+    fetches: tuple[str, ...]
+    feeds: tuple[str, ...]
+
+
 class _Plan:
     """What one (backend, fetches, feed keys) combination needs on every run: the resolved
     fed tensors and their numpy dtypes, and the compiled runs per feed shapes."""
 
-    __slots__ = ("feeds", "np_dtypes", "targets", "slots", "string_slots", "entries")
+    __slots__ = ("feeds", "np_dtypes", "targets", "slots", "string_slots", "entries", "signature", "batch_feeds", "unpaddable", "padded_fetches")
 
     def __init__(self) -> None:
+        self.signature = FetchSignature((), ())
+        #: The feeds whose leading dim is a wildcard (the batch dim, when padding batches).
+        self.batch_feeds: tuple[int, ...] = ()
+        #: Why padding the batch would change results (set once found), else ``None``.
+        self.unpaddable: str | None = None
+        #: Per padded feed shapes, the fetches whose leading dim is the batch.
+        self.padded_fetches: dict[tuple[tuple[int, ...], ...], frozenset[int]] = {}
         self.feeds: list[Tensor] = []
         self.np_dtypes: list[np.dtype] = []
         #: The IR values to compute (unique), and for each fetch leaf its index in them
@@ -178,16 +221,47 @@ def _as_op_error(e: BaseException) -> errors.OpError:
 class Session:
     """Runs ``graph`` (default: the default graph) on a backend (default: the best installed).
 
-    ``target`` must be ``""`` (in-process); of ``config`` (any object or dict), only
-    ``allow_soft_placement`` is read (default True: an op placed on a missing device runs on
-    the CPU; False: such a run fails). Use as a
-    context manager (which also makes the session and its graph the defaults) or call
-    ``close()``.
+    ``target``: ``""`` (in-process) or the ``target`` of a ``tf.train.Server`` this process
+    started (``"grpc://host:port"``), which makes the session data-parallel across the
+    server's cluster (see ``Session`` data parallelism below). ``config``: a ``ConfigProto`` (see
+    ``flowir.frontends.graph.config`` for what each field does), a dict of its fields, or an
+    object with its field names as attributes (TensorFlow's own ``ConfigProto``); without one,
+    ``allow_soft_placement`` is True (an op placed on a missing device runs on the CPU).
+    ``batch_buckets``: ``True`` pads fed batches up to the next power of two, a sequence of
+    sizes pads up to the next of them (larger batches run as they are); see the module
+    docstring for when padding applies. Use as a context manager (which also makes the
+    session and its graph the defaults) or call ``close()``.
+
+    Data parallelism (jax backend): with a server's target, or ``ConfigProto(data_parallel=
+    True)`` for the devices of this process, every run is one SPMD program over all devices
+    (of all tasks): fed tensors whose leading dim is ``None`` (the batch) are split along it
+    (each task feeds its own rows; the global batch must divide over the devices), other feeds
+    (equal on every task) and variables are replicated, and a loss that is a mean over the
+    batch averages gradients over the global batch, so N tasks with batch b train as one
+    process with batch N*b. Runs are then bounded by ``RunOptions(timeout_in_ms=...)`` or the
+    config's ``operation_timeout_in_ms``: past it ``errors.DeadlineExceededError`` names the
+    tasks that did not answer, and the session is closed (the stalled step still holds its
+    variables). A task that dies makes the others' runs raise ``errors.UnavailableError``.
+    Unseeded random ops draw the same numbers on every task (the session seed is fixed), so
+    replicated variables start equal. Programs with summaries (strings) are not supported.
     """
 
-    def __init__(self, target: str = "", graph: Graph | None = None, config: Any = None, backend: str | None = None) -> None:
+    def __init__(
+        self,
+        target: str = "",
+        graph: Graph | None = None,
+        config: Any = None,
+        backend: str | None = None,
+        *,
+        batch_buckets: bool | Sequence[int] | None = None,
+    ) -> None:
+        server = None
         if target:
-            raise errors.UnimplementedError(None, None, f"Session target {target!r}: only in-process sessions (target '') are supported")
+            from flowir.frontends.graph.distributed import server_for_target
+
+            server = server_for_target(target)
+            if config is None:
+                config = server.server_def.default_session_config
         if graph is None:
             graph = get_default_graph()
         elif not isinstance(graph, Graph):
@@ -195,12 +269,33 @@ class Session:
         from flowir import backends
 
         self._graph = graph
-        self._config = config
-        self._backend = backends.get(backend).with_options(allow_soft_placement=_soft_placement(config))
+        self._config = _as_config(config)
+        self._server = server
+        #: Whether runs are data-parallel (compiled with ``compile_data_parallel``).
+        self._data_parallel = server is not None or self._config.data_parallel
+        self._closed_reason = "Attempted to use a closed Session."
+        chosen = backends.get(backend)
+        if self._data_parallel:
+            if not hasattr(chosen, "compile_data_parallel"):
+                raise errors.UnimplementedError(
+                    None, None, f"data-parallel sessions need the jax backend; the {chosen.name} backend runs on one device"
+                )
+            self._backend = chosen.with_options(  # type: ignore[call-arg]
+                allow_soft_placement=self._config.allow_soft_placement,
+                device_count=self._config.device_count,
+                data_parallel=True,
+            )
+        else:
+            self._backend = chosen.with_options(
+                allow_soft_placement=self._config.allow_soft_placement, device_count=self._config.device_count
+            )
+        self._buckets = _as_buckets(batch_buckets)
+        self._compile_counts: dict[FetchSignature, int] = {}
         self._state: dict[str, Any] = {}
         self._lock = threading.Lock()
-        # Unseeded random ops differ from one session to the next, as in TF.
-        self._ctx = RefContext(seed=secrets.randbits(64))
+        # Unseeded random ops differ from one session to the next, as in TF; the tasks of a
+        # cluster must draw alike, or their replicated variables would start apart.
+        self._ctx = RefContext(seed=0 if server is not None else secrets.randbits(64))
         self._closed = False
         self._context_managers: list[contextlib.AbstractContextManager[Any]] = []
 
@@ -216,12 +311,25 @@ class Session:
 
     @property
     def sess_str(self) -> str:
-        return ""
+        return "" if self._server is None else self._server.target
 
     @property
     def backend(self) -> Any:
         """The ``flowir.backends.Backend`` this session compiles runs for."""
         return self._backend
+
+    @property
+    def config(self) -> ConfigProto:
+        """The session's options (a copy of the ``config`` it was made with, as a ``ConfigProto``)."""
+        return self._config
+
+    @property
+    def compile_counts(self) -> dict[FetchSignature, int]:
+        """How many runs this session compiled per fetch signature: one per new combination
+        of feed shapes (with ``batch_buckets``, per bucket). With the jax backend each is one
+        XLA compilation per device the program runs on. A copy; runs another session on the
+        same graph compiled are reused, not counted again."""
+        return dict(self._compile_counts)
 
     # -- default session ---------------------------------------------------------------------
 
@@ -269,7 +377,7 @@ class Session:
         for an uninitialized variable, ``RuntimeError`` once closed.
         """
         if self._closed:
-            raise RuntimeError("Attempted to use a closed Session.")
+            raise RuntimeError(self._closed_reason)
         if type(fetches) is Tensor:
             leaves: tuple[Any, ...] = (fetches,)
             template: Any = _LEAF
@@ -294,11 +402,21 @@ class Session:
             if type(v) is not _ndarray or (v.dtype is not dt and v.dtype != dt):
                 v = self._convert_feed(plan.feeds[i], v, dt)
             arrays.append(v)
-        shapes = tuple([a.shape for a in arrays])
-        entry = plan.entries.get(shapes)
-        if entry is None:
-            entry = self._compile(plan, arrays, shapes)
-        fetched = self._execute(entry, arrays)
+        timeout = self._timeout(options) if self._data_parallel else None
+        padded = None
+        if self._buckets is not None and plan.batch_feeds and plan.unpaddable is None:
+            padded = self._run_padded(plan, arrays, timeout)
+        if padded is not None:
+            fetched = padded
+        else:
+            shapes = tuple([a.shape for a in arrays])
+            entry = plan.entries.get(shapes)
+            if entry is None:
+                with _gc_paused():
+                    entry = self._compile(plan, arrays, shapes)
+                    fetched = self._execute(entry, arrays, timeout)  # the backend's own compile, if lazy
+            else:
+                fetched = self._execute(entry, arrays, timeout)
         string_slots = plan.string_slots
         results = []
         for k, slot in enumerate(plan.slots):
@@ -319,16 +437,41 @@ class Session:
             return results[0]
         return _rebuild(template, iter(results))
 
-    def _execute(self, entry: _Entry, feeds: list[np.ndarray]) -> list[Any]:
+    def _run_padded(self, plan: _Plan, arrays: list[np.ndarray], timeout: float | None) -> list[Any] | None:
+        """The fetched values of a run with the batch padded to its bucket and the padding
+        sliced off again; ``None`` when the batch is not padded (see ``_pad``) or padding
+        would change results."""
+        padded = self._pad(plan, arrays)
+        if padded is None:
+            return None
+        rows, arrays = padded
+        shapes = tuple([a.shape for a in arrays])
+        batched = plan.padded_fetches.get(shapes)
+        if batched is None:
+            batched = self._padded_fetches(plan, arrays, shapes)
+            if batched is None:
+                return None
+        entry = plan.entries.get(shapes)
+        if entry is None:
+            with _gc_paused():
+                entry = self._compile(plan, arrays, shapes)
+                fetched = list(self._execute(entry, arrays, timeout))
+        else:
+            fetched = list(self._execute(entry, arrays, timeout))
+        for slot in batched:
+            fetched[slot] = fetched[slot][:rows]
+        return fetched
+
+    def _execute(self, entry: _Entry, feeds: list[np.ndarray], timeout: float | None = None) -> list[Any]:
         if entry.locked:
             with self._lock:
                 if self._closed:
-                    raise RuntimeError("Attempted to use a closed Session.")
+                    raise RuntimeError(self._closed_reason)
                 state_dict = self._state
                 if entry.provided:
                     feeds = feeds + [provide(state_dict) for provide in entry.provided]
                 state = self._read_state(entry, state_dict)
-                fetched, new_state = self._call(entry, feeds, state)
+                fetched, new_state = self._call(entry, feeds, state, timeout)
                 if new_state:
                     for name, value in zip(entry.writes, new_state):
                         if type(value) is _ndarray:
@@ -340,18 +483,81 @@ class Session:
                 state = self._read_state(entry, self._state)
                 if self._backend.donates_state:
                     # A concurrent update may donate (consume) these arrays once the lock is free.
-                    return self._call(entry, feeds, state)[0]
+                    return self._call(entry, feeds, state, timeout)[0]
         else:
             state = []
-        return self._call(entry, feeds, state)[0]
+        return self._call(entry, feeds, state, timeout)[0]
 
-    def _call(self, entry: _Entry, feeds: list[np.ndarray], state: list[np.ndarray]) -> tuple[list[Any], list[Any]]:
+    def _call(
+        self, entry: _Entry, feeds: list[np.ndarray], state: list[np.ndarray], timeout: float | None = None
+    ) -> tuple[list[Any], list[Any]]:
         try:
-            return entry.executable(feeds, state, self._ctx)
+            if timeout is None:
+                return entry.executable(feeds, state, self._ctx)
+            return self._call_bounded(entry, feeds, state, timeout)
         except errors.OpError:
             raise
         except (FlowirError, MemoryError) as e:
+            if self._data_parallel:
+                from flowir.backends.jax.sharded import PeerUnavailableError
+
+                if isinstance(e, PeerUnavailableError):
+                    raise errors.UnavailableError(None, None, str(e)) from e
             raise _as_op_error(e) from e
+
+    def _timeout(self, options: Any) -> float | None:
+        """A data-parallel run's time limit in seconds: ``options.timeout_in_ms``, else the
+        config's ``operation_timeout_in_ms``; ``None`` when neither is set (> 0)."""
+        ms = getattr(options, "timeout_in_ms", 0) if options is not None else 0
+        if not ms or ms <= 0:
+            ms = self._config.operation_timeout_in_ms
+        return ms / 1000.0 if ms and ms > 0 else None
+
+    def _call_bounded(
+        self, entry: _Entry, feeds: list[np.ndarray], state: list[np.ndarray], timeout: float
+    ) -> tuple[list[Any], list[Any]]:
+        """``entry``'s executable run in a worker thread, given ``timeout`` seconds.
+
+        A collective waiting on a stalled task cannot be cancelled, so on expiry the worker is
+        left behind (a daemon thread: it does not keep the process alive), the session is
+        closed and ``errors.DeadlineExceededError`` names the tasks that have not started
+        this run."""
+        count = None
+        if self._server is not None:
+            from flowir.backends.jax import distributed
+
+            count = distributed.record_run()
+        result: list[Any] = []
+
+        def work() -> None:
+            try:
+                result.append((True, entry.executable(feeds, state, self._ctx)))
+            except BaseException as e:  # handed to the caller's thread
+                result.append((False, e))
+
+        start = time.perf_counter()
+        worker = threading.Thread(target=work, name="flowir-session-run", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if result:
+            ok, value = result[0]
+            if ok:
+                return value
+            raise value
+        waited = time.perf_counter() - start
+        who = ""
+        if self._server is not None and count is not None:
+            from flowir.backends.jax import distributed
+
+            others = [p for p in range(self._server.num_processes) if p != self._server.process_id]
+            late = distributed.lagging_tasks(count, others)
+            dead = distributed.dead_tasks(others)
+            names = [self._server.task_name(p) + (" (dead)" if p in dead else "") for p in late or dead]
+            who = f"; no answer from {', '.join(names)}" if names else "; every task started it"
+        message = f"the data-parallel run did not finish within {timeout * 1000:.0f} ms (waited {waited:.1f} s){who}"
+        self._closed = True
+        self._closed_reason = f"this Session is closed: {message}"
+        raise errors.DeadlineExceededError(None, None, message)
 
     def _read_state(self, entry: _Entry, state: dict[str, np.ndarray]) -> list[np.ndarray]:
         try:
@@ -364,6 +570,27 @@ class Session:
             ) from None
 
     # -- feeds -------------------------------------------------------------------------------
+
+    def _pad(self, plan: _Plan, arrays: list[np.ndarray]) -> tuple[int, list[np.ndarray]] | None:
+        """``(rows, padded arrays)``: the batch feeds padded to their bucket by repeating the
+        last row; ``None`` when nothing is padded (the batch feeds' leading sizes differ, are
+        0, already a bucket size, or above the largest bucket)."""
+        rows = -1
+        for i in plan.batch_feeds:
+            shape = arrays[i].shape
+            if not shape or (rows >= 0 and shape[0] != rows):
+                return None
+            rows = shape[0]
+        if rows <= 0:
+            return None
+        size = _bucket(self._buckets, rows)  # type: ignore[arg-type]
+        if size is None or size == rows:
+            return None
+        out = list(arrays)
+        for i in plan.batch_feeds:
+            a = arrays[i]
+            out[i] = np.concatenate((a, np.repeat(a[-1:], size - rows, axis=0)))
+        return rows, out
 
     def _convert_feed(self, t: Tensor, value: Any, dt: np.dtype) -> np.ndarray:
         """``value`` as an array of ``t``'s dtype, converting only where no value changes kind
@@ -431,8 +658,10 @@ class Session:
         plan = _Plan()
         index: dict[Any, int] = {}
         strings = set()
+        names = []
         for k, leaf in enumerate(leaves):
             element = self._resolve_fetch(leaf)
+            names.append(element.name)
             if isinstance(element, Operation):
                 plan.slots.append(None)
                 if isinstance(element._ir, VariableOp):
@@ -457,12 +686,45 @@ class Session:
             seen.add(t)
             plan.feeds.append(t)
             plan.np_dtypes.append(t.dtype.ir.numpy)
+        dims = [t.shape.as_list() if t.shape.ndims else None for t in plan.feeds]
+        plan.batch_feeds = tuple(i for i, d in enumerate(dims) if d and d[0] is None)
+        plan.signature = FetchSignature(tuple(names), tuple(t.name for t in plan.feeds))
         return plan
 
     def _compile(self, plan: _Plan, arrays: list[np.ndarray], shapes: tuple[tuple[int, ...], ...]) -> _Entry:
-        from flowir.ir.transforms import extract_subgraph
+        """Compile and cache the run of ``plan`` for feeds of ``shapes``."""
         from flowir.passes import PassManager
         from flowir.passes.functionalize import functionalize_state
+
+        program_graph, used = self._extract(plan, arrays)
+        try:
+            signature = functionalize_state(program_graph)
+            program_graph = PassManager(PIPELINE).run(program_graph).graph
+            program = _program(program_graph, len(arrays) + len(used), signature, len(plan.targets))
+            if self._data_parallel:
+                executable = self._backend.compile_data_parallel(program, plan.batch_feeds)  # type: ignore[attr-defined]
+            else:
+                executable = self._backend.compile(program)
+        except errors.OpError:
+            raise
+        except (FlowirError, MemoryError) as e:
+            raise _as_op_error(e) from e
+        random = any(Trait.RANDOM in op.traits for op in program_graph.ops)
+        entry = _Entry(
+            executable,
+            [name for name, _ in signature.reads],
+            list(signature.writes),
+            used,
+            locked=bool(signature.writes) or random or bool(used),
+        )
+        plan.entries[shapes] = entry
+        self._count_compile(plan, shapes, executable)
+        return entry
+
+    def _extract(self, plan: _Plan, arrays: list[np.ndarray]) -> tuple[Any, list[Callable[[dict[str, Any]], Any]]]:
+        """The part of the graph ``plan`` runs, cut at the feeds (typed as ``arrays``) and the
+        tensors the session provides, and the providers of those the program reads."""
+        from flowir.ir.transforms import extract_subgraph
 
         for t, a in zip(plan.feeds, arrays):
             if not t.shape.is_compatible_with(a.shape):
@@ -477,8 +739,13 @@ class Session:
                 graph.ir_graph, plan.targets, [t._value for t in plan.feeds] + [t._value for t, _ in provided]
             )
         inputs = program_graph.inputs
-        for arg, a in zip(inputs, arrays):
-            arg.type = TensorType(arg.type.dtype, a.shape)  # type: ignore[attr-defined]
+        processes = self._server.num_processes if self._server is not None else 1
+        for k, (arg, a) in enumerate(zip(inputs, arrays)):
+            shape = a.shape
+            if processes > 1 and k in plan.batch_feeds:
+                # Each task feeds its own rows: the program computes on all of them.
+                shape = (shape[0] * processes, *shape[1:])
+            arg.type = TensorType(arg.type.dtype, shape)  # type: ignore[attr-defined]
         used = []
         for arg, (_, fn) in zip(inputs[len(arrays) :], provided):
             if arg.has_uses or arg in program_graph.outputs:
@@ -491,25 +758,61 @@ class Session:
                 raise errors.InvalidArgumentError(
                     source.node_def if source is not None else None, source, _missing_feed_message(source)
                 )
+        return program_graph, used
+
+    def _padded_fetches(
+        self, plan: _Plan, arrays: list[np.ndarray], shapes: tuple[tuple[int, ...], ...]
+    ) -> frozenset[int] | None:
+        """Which fetches of ``plan`` have the batch as their leading dim when run on the padded
+        ``arrays``; ``None`` when padding would change results (the plan remembers why, and the
+        session warns) or the program cannot be built for these shapes (the unpadded run
+        reports why). Decided on the program before constant folding, whose folded shapes
+        would hide where the batch goes."""
+        from flowir.passes import PassManager
+        from flowir.passes.functionalize import functionalize_state
+
         try:
-            signature = functionalize_state(program_graph)
-            program_graph = PassManager(PIPELINE).run(program_graph).graph
-            program = _program(program_graph, len(arrays) + len(used), signature, len(plan.targets))
-            executable = self._backend.compile(program)
-        except errors.OpError:
-            raise
-        except (FlowirError, MemoryError) as e:
-            raise _as_op_error(e) from e
-        random = any(Trait.RANDOM in op.traits for op in program_graph.ops)
-        entry = _Entry(
-            executable,
-            [name for name, _ in signature.reads],
-            list(signature.writes),
-            used,
-            locked=bool(signature.writes) or random or bool(used),
+            program_graph, _ = self._extract(plan, arrays)
+            functionalize_state(program_graph)
+            program_graph = PassManager("shape-inference").run(program_graph).graph
+        except (errors.OpError, FlowirError, ValueError):
+            return None
+        inputs = program_graph.inputs
+        try:
+            batched = batched_outputs(
+                program_graph.ops, [inputs[i] for i in plan.batch_feeds], program_graph.outputs, len(plan.targets)
+            )
+        except NotRowwiseError as e:
+            plan.unpaddable = str(e)
+            warnings.warn(
+                f"Session: not padding the batch for fetches [{', '.join(plan.signature.fetches)}]: {e}; "
+                "each batch size compiles separately",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            return None
+        plan.padded_fetches[shapes] = batched
+        return batched
+
+    def _count_compile(self, plan: _Plan, shapes: tuple[tuple[int, ...], ...], executable: Any) -> None:
+        sig = plan.signature
+        count = self._compile_counts[sig] = self._compile_counts.get(sig, 0) + 1
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        feeds = ", ".join(f"{name}: {list(shape)}" for name, shape in zip(sig.feeds, shapes)) or "none"
+        hint = ""
+        if count > 1 and plan.batch_feeds and self._buckets is None:
+            hint = "; for many batch sizes, Session(batch_buckets=True) pads batches to fewer shapes"
+        logger.info(
+            "Session: compiling fetches [%s] for feed shapes {%s} (compilation %d of these fetches in this session%s)",
+            ", ".join(sig.fetches),
+            feeds,
+            count,
+            hint,
         )
-        plan.entries[shapes] = entry
-        return entry
+        if self._config.log_device_placement:
+            devices = ", ".join(str(d) for d in executable.devices) or "the host"
+            logger.info("Session: fetches [%s] run on %s", ", ".join(sig.fetches), devices)
 
     def make_callable(self, fetches: Any, feed_list: Sequence[Any] | None = None, accept_options: bool = False) -> Callable[..., Any]:
         """A function running ``fetches`` with its positional arguments fed to ``feed_list``."""
@@ -523,12 +826,74 @@ class Session:
         return call
 
 
-def _soft_placement(config: Any) -> bool:
-    """A session config's ``allow_soft_placement`` (an attribute or a dict key); True without one."""
-    if config is None:
-        return True
-    value = config.get("allow_soft_placement", True) if isinstance(config, dict) else getattr(config, "allow_soft_placement", True)
-    return bool(value)
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a run compiles (if it was on).
+
+    Compiling a long program allocates hundreds of thousands of IR and tracer objects, and
+    the collections that triggers traverse the whole heap again and again: about half of the
+    compile time of a 20000-op program. Nothing compiling makes is cyclic garbage (reference
+    counting frees it), and the collector runs as usual afterwards."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _as_config(config: Any) -> ConfigProto:
+    """A session's ``config`` as a ``ConfigProto`` of its own: a copy of a ``ConfigProto``;
+    a dict of fields (``allow_soft_placement`` True unless given); any other object's
+    attributes of the same names (TensorFlow's ``ConfigProto``); ``None``: the defaults with
+    ``allow_soft_placement`` True."""
+    if isinstance(config, ConfigProto):
+        out = ConfigProto()
+        out.CopyFrom(config)
+        return out
+    if config is None or isinstance(config, dict):
+        fields = {"allow_soft_placement": True, **(config or {})}
+        gpu = fields.get("gpu_options")
+        if isinstance(gpu, dict):
+            fields["gpu_options"] = GPUOptions(**gpu)
+        try:
+            return ConfigProto(**fields)
+        except TypeError as e:
+            raise ValueError(f"Session config: {e}") from None
+    out = ConfigProto()
+    for name in ("intra_op_parallelism_threads", "inter_op_parallelism_threads", "allow_soft_placement",
+                 "log_device_placement", "operation_timeout_in_ms"):
+        setattr(out, name, type(getattr(out, name))(getattr(config, name, getattr(out, name))))
+    out.device_count = {str(k): int(v) for k, v in dict(getattr(config, "device_count", {})).items()}
+    gpu = getattr(config, "gpu_options", None)
+    for name in ("per_process_gpu_memory_fraction", "allow_growth", "allocator_type", "visible_device_list"):
+        if gpu is not None and hasattr(gpu, name):
+            setattr(out.gpu_options, name, getattr(gpu, name))
+    return out
+
+
+def _as_buckets(buckets: bool | Sequence[int] | None) -> tuple[int, ...] | None:
+    """``batch_buckets`` as sorted sizes; ``()`` for powers of two; ``None`` for no padding."""
+    if buckets is None or buckets is False:
+        return None
+    if buckets is True:
+        return ()
+    sizes = tuple(sorted(set(buckets)))
+    if not sizes or any(type(n) is not int or n < 1 for n in sizes):
+        raise ValueError(f"batch_buckets must be True or a non-empty sequence of sizes >= 1, got {buckets!r}")
+    return sizes
+
+
+def _bucket(buckets: tuple[int, ...], rows: int) -> int | None:
+    """The bucket a batch of ``rows`` is padded to: the next power of two (``buckets`` empty)
+    or the smallest bucket size ``>= rows``; ``None`` above the largest."""
+    if not buckets:
+        return 1 << (rows - 1).bit_length()
+    i = bisect.bisect_left(buckets, rows)
+    return buckets[i] if i < len(buckets) else None
+
 
 
 def _program(graph: Any, num_feeds: int, signature: Any, num_fetches: int) -> Any:
@@ -552,8 +917,16 @@ class InteractiveSession(Session):
     """A session that makes itself (and its graph) the default on creation, for shells and
     notebooks: ``t.eval()`` works without a ``with`` block. ``close()`` undoes it."""
 
-    def __init__(self, target: str = "", graph: Graph | None = None, config: Any = None, backend: str | None = None) -> None:
-        super().__init__(target, graph, config, backend)
+    def __init__(
+        self,
+        target: str = "",
+        graph: Graph | None = None,
+        config: Any = None,
+        backend: str | None = None,
+        *,
+        batch_buckets: bool | Sequence[int] | None = None,
+    ) -> None:
+        super().__init__(target, graph, config, backend, batch_buckets=batch_buckets)
         self.__enter__()
 
     def __exit__(self, *exc: Any) -> None:

@@ -1,17 +1,20 @@
-"""``tf.train``: ``write_graph``, the optimizers and the global step (``Saver`` arrives with a
-later issue)."""
+"""``tf.train``: ``write_graph``, the optimizers, the global step and checkpoints (``Saver``,
+``latest_checkpoint``, ``import_meta_graph``, ``list_variables``)."""
 
 from __future__ import annotations
 
 import os
 
 from flowir._fileio import write_atomically
+from flowir.frontends.graph.distributed import ClusterSpec, Server, ServerDef
 from flowir.frontends.graph.graph import Graph, GraphDef
 from flowir.frontends.graph.optimizers import *  # noqa: F403
 from flowir.frontends.graph.optimizers import __all__ as _optimizers_all
+from flowir.frontends.graph.saver import *  # noqa: F403
+from flowir.frontends.graph.saver import __all__ as _saver_all
 from flowir.ir.printer import print_graph
 
-__all__ = ["write_graph", *_optimizers_all]
+__all__ = ["write_graph", "ClusterSpec", "Server", "ServerDef", *_optimizers_all, *_saver_all]
 
 
 def write_graph(graph_or_graph_def: Graph | GraphDef, logdir: str, name: str, as_text: bool = True) -> str:

@@ -116,6 +116,28 @@ class Variable(_OperatorMixin):
         graph.prevent_feeding(self._ref)
         graph.add_to_collections(collections, self)
 
+    @classmethod
+    def _from_ops(
+        cls, variable_op: Operation, initializer: Operation, snapshot: Tensor, initial_value: Tensor, trainable: bool
+    ) -> Variable:
+        """A ``Variable`` over ops already in a graph (what ``import_meta_graph`` rebuilds).
+
+        Registers the snapshot as the variable's read and makes the handle unfeedable, as the
+        constructor does; adds the variable to no collection (the caller restores those).
+        """
+        v = cls.__new__(cls)
+        v._trainable = trainable
+        v._constraint = None
+        v._initial_value = initial_value
+        v._variable_op = variable_op
+        v._ref = variable_op.outputs[0]
+        v._initializer_op = initializer
+        v._snapshot = snapshot
+        graph = variable_op.graph
+        graph._variable_reads[variable_op] = snapshot
+        graph.prevent_feeding(v._ref)
+        return v
+
     # -- identity ----------------------------------------------------------------------------
 
     @property

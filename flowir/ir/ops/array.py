@@ -23,7 +23,7 @@ from flowir.ir.core import PURE, Operation, attr, operand, register_op, variadic
 from flowir.ir.dtypes import DType
 from flowir.ir.errors import DTypeError, OpAttributeError, ShapeError
 from flowir.ir.ops._base import ALL_DTYPES, FLOATS, NUMERIC, require_dtypes, same_dtype, tensor
-from flowir.ir.types import TensorType, Type, format_shape, normalize_axis
+from flowir.ir.types import TensorType, Type, broadcast_shapes, format_shape, normalize_axis
 
 __all__ = [
     "Identity",
@@ -38,6 +38,9 @@ __all__ = [
     "StridedSlice",
     "Gather",
     "Tile",
+    "BroadcastTo",
+    "TakeAlongAxis",
+    "Trilu",
     "Pad",
     "Fill",
     "Zeros",
@@ -645,6 +648,71 @@ class Gather(Operation):
 
 
 @register_op
+class TakeAlongAxis(Operation):
+    """Elements of ``x`` picked along ``axis`` by ``indices`` (``np.take_along_axis``, ONNX
+    ``GatherElements``): ``out[..., i, ...] = x[..., indices[..., i, ...], ...]``.
+
+    ``indices`` are int32 or int64 of ``x``'s rank; their dims other than ``axis`` equal
+    ``x``'s. The result has ``x``'s dtype and ``indices``' shape. An index outside
+    ``[0, x.shape[axis])`` is an error at run time (as ``array.gather``).
+    """
+
+    name = "array.take_along_axis"
+    traits = PURE
+    x = operand()
+    indices = operand()
+    axis = attr(int, default=0)
+
+    def infer_type(self, x: Type, indices: Type) -> TensorType:
+        return take_along_axis_type(tensor(x, "x"), tensor(indices, "indices"), self.axis)
+
+
+def take_along_axis_type(t: TensorType, ix: TensorType, axis: int) -> TensorType:
+    """The result type of ``take_along_axis`` of ``t`` by ``ix`` along ``axis`` (the rule of
+    ``array.take_along_axis`` and of its gradient op)."""
+    require_dtypes(ix, INDEX_DTYPES, "indices")
+    rank = t.rank if t.rank is not None else ix.rank
+    if rank is None:
+        return t.with_shape(None)
+    if rank == 0:
+        raise ShapeError("x must have rank >= 1, got a scalar")
+    axis = normalize_axis(axis, rank)
+    if t.shape is None or ix.shape is None:
+        return t.with_shape(ix.shape if ix.shape is not None else (None,) * rank)
+    if len(t.shape) != len(ix.shape):
+        raise ShapeError(f"indices {format_shape(ix.shape)} must have the rank of x {format_shape(t.shape)}")
+    out: list[int | None] = []
+    for i, (d, k) in enumerate(zip(t.shape, ix.shape)):
+        if i != axis and d is not None and k is not None and d != k:
+            raise ShapeError(
+                f"indices {format_shape(ix.shape)} and x {format_shape(t.shape)} differ in dim {i}, which is not the axis"
+            )
+        out.append(k if i == axis or k is not None else d)
+    return t.with_shape(out)
+
+
+@register_op
+class Trilu(Operation):
+    """The upper (or lower) triangle of the matrices in the last two dims of ``x``, the rest
+    zeroed (ONNX ``Trilu``, ``np.triu``/``np.tril``): ``upper`` keeps ``x[..., i, j]`` where
+    ``j - i >= k``, lower where ``j - i <= k``. Numeric or bool ``x`` of rank >= 2; the
+    result has its type."""
+
+    name = "array.trilu"
+    traits = PURE
+    x = operand()
+    k = attr(int, default=0, doc="the diagonal: 0 the main one, > 0 above it")
+    upper = attr(bool, default=True)
+
+    def infer_type(self, x: Type) -> TensorType:
+        t = tensor(x, "x")
+        require_dtypes(t, NUMERIC | {DType.bool}, "x")
+        if t.rank is not None and t.rank < 2:
+            raise ShapeError(f"x must have rank >= 2, got {format_shape(t.shape)}")
+        return t
+
+
+@register_op
 class Tile(Operation):
     """``x`` repeated ``multiples[i]`` times along each dim ``i`` (one non-negative entry per dim)."""
 
@@ -662,6 +730,31 @@ class Tile(Operation):
         if len(m) != len(t.shape):
             raise ShapeError(f"multiples {list(m)} have {len(m)} entries for a tensor of rank {len(t.shape)}")
         return t.with_shape(0 if k == 0 else None if d is None else d * k for d, k in zip(t.shape, m))
+
+
+@register_op
+class BroadcastTo(Operation):
+    """``x`` broadcast with a value of ``shape`` (numpy's rules, both ways: ONNX ``Expand``).
+
+    The result shape is ``broadcast_shapes(x.shape, shape)``; ``tf.broadcast_to`` is the case
+    where that is ``shape`` itself. Entries of ``shape`` are non-negative; a 1 keeps ``x``'s
+    dim, so a ``None`` dim of ``x`` against 1 stays ``None``. Any dtype.
+    """
+
+    name = "array.broadcast_to"
+    traits = PURE
+    x = operand()
+    shape = attr(Ints, doc="the shape to broadcast with")
+
+    def infer_type(self, x: Type) -> TensorType:
+        t = tensor(x, "x")
+        _check_sizes(self.shape, "shape")
+        if t.shape is None:
+            return t.with_shape(None)
+        try:
+            return t.with_shape(broadcast_shapes(t.shape, tuple(self.shape)))
+        except ShapeError:
+            raise ShapeError(f"x {format_shape(t.shape)} does not broadcast with {list(self.shape)}") from None
 
 
 @register_op

@@ -20,8 +20,9 @@ from collections.abc import Sequence
 from flowir.ir.attributes import Ints
 from flowir.ir.core import PURE, Operation, attr, operand, register_op, variadic_operand
 from flowir.ir.errors import OpAttributeError, ShapeError
-from flowir.ir.ops._base import FLOATS, NUMERIC, BinaryElementwise, require_dtypes, tensor
-from flowir.ir.ops.array import INDEX_DTYPES, PAD_MODES, SliceDim, StridedSlice
+from flowir.ir.ops._base import FLOATS, NUMERIC, BinaryElementwise, require_dtypes, same_dtype, tensor
+from flowir.ir.ops.array import INDEX_DTYPES, PAD_MODES, SliceDim, StridedSlice, take_along_axis_type
+from flowir.ir.ops.nn import ConvWindow, PoolWindow, ResizeWindow
 from flowir.ir.types import TensorType, Type, format_shape, normalize_axes, normalize_axis, shapes_compatible
 
 __all__ = [
@@ -36,6 +37,13 @@ __all__ = [
     "Untile",
     "PadGrad",
     "SplitLike",
+    "ConvInputGrad",
+    "ConvFilterGrad",
+    "MaxPoolGrad",
+    "AvgPoolGrad",
+    "MaxPoolGradGrad",
+    "ResizeNearestGrad",
+    "TakeAlongAxisGrad",
 ]
 
 Dims = tuple[int | None, ...]
@@ -399,3 +407,163 @@ class SplitLike(Operation):
         if None not in sizes and shape[axis] is not None and sum(sizes) != shape[axis]:  # type: ignore[arg-type]
             raise ShapeError(f"the likes' sizes {sizes} along axis {self.axis} do not add up to x's {shape[axis]}")
         return tuple(t.with_shape((*shape[:axis], n, *shape[axis + 1 :])) for n in sizes)
+
+
+# --------------------------------------------------------------------------------------------
+# Convolution and pooling
+
+
+def _window_grad_type(dy: TensorType, like: TensorType, forward: Dims | None) -> TensorType:
+    """``like``'s shape in ``dy``'s dtype, once ``dy`` fits ``forward`` (the forward result's
+    shape, if known)."""
+    if forward is not None and dy.shape is not None:
+        _check_fits("dy", dy.shape, forward)
+    return TensorType(dy.dtype, like.shape)
+
+
+@register_op
+class ConvInputGrad(ConvWindow):
+    """The gradient of ``nn.conv`` with respect to ``x``: the transposed convolution of ``dy``
+    with ``w``, shaped as ``like`` (the forward ``x``). Attributes as the forward op's.
+
+    Linear in ``dy`` and in ``w``: with ``conv`` and ``grad.conv_filter_grad`` it closes the
+    VJPs (second derivatives are these three ops again).
+    """
+
+    name = "grad.conv_input_grad"
+    traits = PURE
+    dy = operand()
+    w = operand()
+    like = operand(doc="the forward x: the result's shape")
+
+    def infer_type(self, dy: Type, w: Type, like: Type) -> TensorType:
+        g, tw, lk = tensor(dy, "dy"), tensor(w, "w"), tensor(like, "like")
+        require_dtypes(g, FLOATS, "dy")
+        same_dtype(g, tw, what="dy and w")
+        rank = next((t.rank for t in (lk, tw, g) if t.rank is not None), None)
+        self.check_conv_attributes(None if rank is None else rank - 2)
+        forward = self.conv_shape(lk.shape, tw.shape) if lk.shape is not None and tw.shape is not None else None
+        return _window_grad_type(g, lk, forward)
+
+
+@register_op
+class ConvFilterGrad(ConvWindow):
+    """The gradient of ``nn.conv`` with respect to ``w``: the correlation of ``x`` with
+    ``dy``, shaped as ``like`` (the forward ``w``). Attributes as the forward op's; linear
+    in ``x`` and in ``dy``."""
+
+    name = "grad.conv_filter_grad"
+    traits = PURE
+    x = operand()
+    dy = operand()
+    like = operand(doc="the forward w: the result's shape")
+
+    def infer_type(self, x: Type, dy: Type, like: Type) -> TensorType:
+        tx, g, lk = tensor(x, "x"), tensor(dy, "dy"), tensor(like, "like")
+        require_dtypes(g, FLOATS, "dy")
+        same_dtype(tx, g, what="x and dy")
+        rank = next((t.rank for t in (tx, lk, g) if t.rank is not None), None)
+        self.check_conv_attributes(None if rank is None else rank - 2)
+        forward = self.conv_shape(tx.shape, lk.shape) if tx.shape is not None and lk.shape is not None else None
+        return _window_grad_type(g, lk, forward)
+
+
+@register_op
+class MaxPoolGrad(PoolWindow):
+    """The gradient of ``nn.max_pool`` with respect to ``x``: each window's cotangent in
+    ``dy`` added at the window's first maximum of ``x`` (the first nan, if any). Attributes
+    as the forward op's; ``x`` and ``dy`` float of one dtype; the result has ``x``'s type."""
+
+    name = "grad.max_pool_grad"
+    traits = PURE
+    x = operand()
+    dy = operand()
+
+    def infer_type(self, x: Type, dy: Type) -> TensorType:
+        tx, g = tensor(x, "x"), tensor(dy, "dy")
+        same_dtype(tx, g, what="x and dy")
+        require_dtypes(g, FLOATS, "dy")
+        return _window_grad_type(g, tx, self.pool_shape(tx).shape)
+
+
+@register_op
+class MaxPoolGradGrad(PoolWindow):
+    """The transpose of ``grad.max_pool_grad`` in its cotangent: ``g`` (shaped as ``x``) read
+    at each window's first maximum of ``x``, giving the pooled shape (0 for a window of
+    padding alone). Attributes as ``nn.max_pool``'s; ``x`` and ``g`` float of one dtype.
+    Linear in ``g``; its own VJP is ``grad.max_pool_grad``."""
+
+    name = "grad.max_pool_grad_grad"
+    traits = PURE
+    x = operand()
+    g = operand()
+
+    def infer_type(self, x: Type, g: Type) -> TensorType:
+        tx, tg = tensor(x, "x"), tensor(g, "g")
+        same_dtype(tx, tg, what="x and g")
+        require_dtypes(tg, FLOATS, "g")
+        if tx.shape is not None and tg.shape is not None:
+            _check_fits("g", tg.shape, tx.shape)
+        return self.pool_shape(tx if tx.shape is not None else tg)
+
+
+@register_op
+class AvgPoolGrad(PoolWindow):
+    """The gradient of ``nn.avg_pool`` with respect to ``x``: each window's cotangent in
+    ``dy``, divided by the window's divisor, spread over its cells inside ``like`` (the
+    forward ``x``). Attributes as the forward op's; float; linear in ``dy``."""
+
+    name = "grad.avg_pool_grad"
+    traits = PURE
+    dy = operand()
+    like = operand(doc="the forward x: the result's shape")
+    count_include_pad = attr(bool, default=False)
+
+    def infer_type(self, dy: Type, like: Type) -> TensorType:
+        g, lk = tensor(dy, "dy"), tensor(like, "like")
+        require_dtypes(g, FLOATS, "dy")
+        return _window_grad_type(g, lk, self.pool_shape(lk).shape)
+
+
+@register_op
+class ResizeNearestGrad(ResizeWindow):
+    """The gradient of ``nn.resize_nearest`` with respect to ``x``: each cell of ``g`` added
+    to the input cell it was sampled from, shaped as ``like`` (the forward ``x``). Attributes
+    as the forward op's; float; linear in ``g``, its own VJP is ``nn.resize_nearest``."""
+
+    name = "grad.resize_nearest_grad"
+    traits = PURE
+    g = operand()
+    like = operand(doc="the forward x: the result's shape")
+
+    def infer_type(self, g: Type, like: Type) -> TensorType:
+        tg, lk = tensor(g, "g"), tensor(like, "like")
+        require_dtypes(tg, FLOATS, "g")
+        out = self.resized_shape(lk.shape)
+        if out is not None and tg.shape is not None:
+            _check_fits("g", tg.shape, out)
+        return TensorType(tg.dtype, lk.shape)
+
+
+@register_op
+class TakeAlongAxisGrad(Operation):
+    """The gradient of ``array.take_along_axis`` with respect to ``x``: each element of ``g``
+    added at its index along ``axis`` of a zero tensor shaped as ``like`` (the forward ``x``;
+    ONNX ``ScatterElements`` with ``reduction=add`` into zeros). ``g`` numeric of the
+    ``indices``' shape; linear in ``g``, its own VJP is ``array.take_along_axis``. Indices
+    outside ``[0, like.shape[axis])`` are a run-time error."""
+
+    name = "grad.take_along_axis_grad"
+    traits = PURE
+    g = operand()
+    indices = operand()
+    like = operand(doc="the forward x: the result's shape")
+    axis = attr(int, default=0)
+
+    def infer_type(self, g: Type, indices: Type, like: Type) -> TensorType:
+        tg, ix, lk = tensor(g, "g"), tensor(indices, "indices"), tensor(like, "like")
+        require_dtypes(tg, NUMERIC, "g")
+        forward = take_along_axis_type(lk, ix, self.axis)
+        if forward.shape is not None and tg.shape is not None:
+            _check_fits("g", tg.shape, forward.shape)
+        return TensorType(tg.dtype, lk.shape)

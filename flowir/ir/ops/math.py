@@ -16,6 +16,7 @@ from flowir.ir.ops._base import (
     ELEMENTWISE,
     ELEMENTWISE_COMMUTATIVE,
     FLOATS,
+    INTS,
     NUMERIC,
     SIGNED_NUMERIC,
     BinaryElementwise,
@@ -49,6 +50,30 @@ __all__ = [
     "Sigmoid",
     "Sin",
     "Cos",
+    "Tan",
+    "Asin",
+    "Acos",
+    "Atan",
+    "Sinh",
+    "Cosh",
+    "Asinh",
+    "Acosh",
+    "Atanh",
+    "Erf",
+    "Floor",
+    "Ceil",
+    "Round",
+    "Reciprocal",
+    "IsNan",
+    "IsInf",
+    "CumSum",
+    "TopK",
+    "BitwiseAnd",
+    "BitwiseOr",
+    "BitwiseXor",
+    "BitwiseNot",
+    "LeftShift",
+    "RightShift",
     "Equal",
     "NotEqual",
     "Less",
@@ -254,6 +279,126 @@ class Cos(UnaryElementwise):
     DTYPES = FLOATS
 
 
+class FloatUnary(UnaryElementwise):
+    """A float-only elementwise function (values outside its domain give nan)."""
+
+    DTYPES = FLOATS
+
+
+@register_op
+class Tan(FloatUnary):
+    """The tangent; floats."""
+
+    name = "math.tan"
+
+
+@register_op
+class Asin(FloatUnary):
+    """The arcsine, in ``[-pi/2, pi/2]``; floats; nan outside ``[-1, 1]``."""
+
+    name = "math.asin"
+
+
+@register_op
+class Acos(FloatUnary):
+    """The arccosine, in ``[0, pi]``; floats; nan outside ``[-1, 1]``."""
+
+    name = "math.acos"
+
+
+@register_op
+class Atan(FloatUnary):
+    """The arctangent, in ``(-pi/2, pi/2)``; floats."""
+
+    name = "math.atan"
+
+
+@register_op
+class Sinh(FloatUnary):
+    """The hyperbolic sine; floats."""
+
+    name = "math.sinh"
+
+
+@register_op
+class Cosh(FloatUnary):
+    """The hyperbolic cosine; floats."""
+
+    name = "math.cosh"
+
+
+@register_op
+class Asinh(FloatUnary):
+    """The inverse hyperbolic sine; floats."""
+
+    name = "math.asinh"
+
+
+@register_op
+class Acosh(FloatUnary):
+    """The inverse hyperbolic cosine; floats; nan below 1."""
+
+    name = "math.acosh"
+
+
+@register_op
+class Atanh(FloatUnary):
+    """The inverse hyperbolic tangent; floats; +-inf at +-1, nan outside ``[-1, 1]``."""
+
+    name = "math.atanh"
+
+
+@register_op
+class Erf(FloatUnary):
+    """The error function ``2/sqrt(pi) * integral_0^x exp(-t^2) dt``; floats."""
+
+    name = "math.erf"
+
+
+@register_op
+class Floor(FloatUnary):
+    """The largest integer not above ``x``, in ``x``'s float dtype."""
+
+    name = "math.floor"
+
+
+@register_op
+class Ceil(FloatUnary):
+    """The smallest integer not below ``x``, in ``x``'s float dtype."""
+
+    name = "math.ceil"
+
+
+@register_op
+class Round(FloatUnary):
+    """``x`` rounded to the nearest integer, halves to even (TF ``Round``, ONNX ``Round``)."""
+
+    name = "math.round"
+
+
+@register_op
+class Reciprocal(FloatUnary):
+    """``1 / x``; floats; ``1 / 0 = inf``."""
+
+    name = "math.reciprocal"
+
+
+@register_op
+class IsNan(FloatUnary):
+    """Whether ``x`` is nan, as bool."""
+
+    name = "math.is_nan"
+    RESULT_DTYPE = DType.bool
+
+
+@register_op
+class IsInf(FloatUnary):
+    """Whether ``x`` is +inf or -inf, as bool."""
+
+    name = "math.is_inf"
+    RESULT_DTYPE = DType.bool
+
+
 # --------------------------------------------------------------------------------------------
 # Comparisons and logic
 
@@ -341,6 +486,63 @@ class LogicalNot(UnaryElementwise):
 
     name = "math.logical_not"
     DTYPES = BOOL_ONLY
+
+
+# --------------------------------------------------------------------------------------------
+# Bitwise (integers, two's complement as TF's and numpy's)
+
+
+@register_op
+class BitwiseAnd(BinaryElementwise):
+    """``x & y`` with broadcasting; integers (``tf.bitwise.bitwise_and``, ONNX ``BitwiseAnd``)."""
+
+    name = "math.bitwise_and"
+    traits = ELEMENTWISE_COMMUTATIVE
+    DTYPES = INTS
+
+
+@register_op
+class BitwiseOr(BinaryElementwise):
+    """``x | y`` with broadcasting; integers."""
+
+    name = "math.bitwise_or"
+    traits = ELEMENTWISE_COMMUTATIVE
+    DTYPES = INTS
+
+
+@register_op
+class BitwiseXor(BinaryElementwise):
+    """``x ^ y`` with broadcasting; integers."""
+
+    name = "math.bitwise_xor"
+    traits = ELEMENTWISE_COMMUTATIVE
+    DTYPES = INTS
+
+
+@register_op
+class BitwiseNot(UnaryElementwise):
+    """``~x``; integers (``tf.bitwise.invert``, ONNX ``BitwiseNot``)."""
+
+    name = "math.bitwise_not"
+    DTYPES = INTS
+
+
+@register_op
+class LeftShift(BinaryElementwise):
+    """``x << y`` with broadcasting; integers; bits shifted past the width are lost; the shift
+    amount is clamped into ``[0, width - 1]`` (TF's kernel; ONNX leaves it undefined)."""
+
+    name = "math.left_shift"
+    DTYPES = INTS
+
+
+@register_op
+class RightShift(BinaryElementwise):
+    """``x >> y`` with broadcasting; integers; arithmetic for signed types (the sign bit is
+    kept), logical for unsigned; the shift amount is clamped into ``[0, width - 1]``."""
+
+    name = "math.right_shift"
+    DTYPES = INTS
 
 
 # --------------------------------------------------------------------------------------------
@@ -562,3 +764,66 @@ class ArgMin(ArgReduction):
     """The index of the smallest value along ``axis`` (the first nan, if any)."""
 
     name = "math.argmin"
+
+
+@register_op
+class CumSum(Operation):
+    """The running sum of ``x`` along ``axis`` (``tf.math.cumsum``, ONNX ``CumSum``).
+
+    ``exclusive`` leaves each element out of its own sum (the first is 0); ``reverse`` sums
+    from the end. Numeric; the result has ``x``'s type (integers wrap).
+    """
+
+    name = "math.cumsum"
+    traits = PURE
+    x = operand()
+    axis = attr(int)
+    exclusive = attr(bool, default=False)
+    reverse = attr(bool, default=False)
+
+    def infer_type(self, x: Type) -> TensorType:
+        t = tensor(x, "x")
+        require_dtypes(t, NUMERIC, "x")
+        if t.shape is not None:
+            normalize_axis(self.axis, len(t.shape))
+        return t
+
+
+@register_op
+class TopK(Operation):
+    """The ``k`` largest (or, ``largest=False``, smallest) elements of ``x`` along ``axis``
+    and their indices (ONNX ``TopK``, ``tf.nn.top_k`` on the last axis).
+
+    Two results: ``values`` (``x``'s dtype) and ``indices`` (``index_dtype``, int32 or
+    int64), ``x``'s shape with ``k`` along ``axis``; ``0 <= k <= x.shape[axis]`` (a
+    run-time error where that dim is ``None``). Always sorted (best first; ``sorted=False``
+    allows any order, this one included); equal elements keep their order (the lower index
+    first); nan ranks above every number. Numeric ``x`` of rank >= 1.
+    """
+
+    name = "math.top_k"
+    traits = PURE
+    x = operand()
+    k = attr(int)
+    axis = attr(int, default=-1)
+    largest = attr(bool, default=True)
+    sorted = attr(bool, default=True)
+    index_dtype = attr(DType, default=DType.int64)
+
+    def infer_type(self, x: Type) -> tuple[TensorType, TensorType]:
+        t = tensor(x, "x")
+        require_dtypes(t, NUMERIC, "x")
+        if self.index_dtype not in INDEX_DTYPES:
+            raise OpAttributeError(f"index_dtype must be i32 or i64, got {self.index_dtype.value}")
+        if self.k < 0:
+            raise OpAttributeError(f"k must be non-negative, got {self.k}")
+        if t.shape is None:
+            return t.with_shape(None), TensorType(self.index_dtype, None)
+        if not t.shape:
+            raise ShapeError("x must have rank >= 1, got a scalar")
+        axis = normalize_axis(self.axis, len(t.shape))
+        n = t.shape[axis]
+        if n is not None and self.k > n:
+            raise ShapeError(f"k = {self.k} is larger than dim {axis} of x {format_shape(t.shape)}")
+        shape = (*t.shape[:axis], self.k, *t.shape[axis + 1 :])
+        return t.with_shape(shape), TensorType(self.index_dtype, shape)

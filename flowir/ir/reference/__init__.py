@@ -4,7 +4,7 @@ Constant folding evaluates through these kernels and the numpy backend schedules
 each op's meaning is written once. Importing this package fills ``IMPL_RULES``.
 """
 
-from flowir.ir.reference import array, control, core, grad, math, nn, random, state, summary, train  # noqa: F401  (fill the table)
+from flowir.ir.reference import array, control, core, grad, math, nn, random, state, summary, train, window  # noqa: F401  (fill the table)
 from flowir.ir.reference._registry import IMPL_RULES, UNSUPPORTED, ImplRule, get_impl_rule, impl_rule
 from flowir.ir.reference.interpreter import CONTROL_TOKEN, ControlToken, RefContext, VariableRef, evaluate, run_op
 

@@ -143,6 +143,33 @@ def _tile(op: ops.Tile, x: np.ndarray) -> tuple[np.ndarray]:
     return (np.tile(x, op.multiples),)
 
 
+@impl_rule(ops.BroadcastTo)
+def _broadcast_to(op: ops.BroadcastTo, x: np.ndarray) -> tuple[np.ndarray]:
+    # A copy, not numpy's read-only view: results are owned arrays.
+    return (np.array(np.broadcast_to(x, _recheck(op, x).shape)),)
+
+
+def check_indices_in(indices: np.ndarray, dim: int) -> None:
+    """``FlowirError`` naming the first index outside ``[0, dim)``."""
+    bad = (indices < 0) | (indices >= dim)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise FlowirError(f"indices{list(where)} = {indices[where]} is not in [0, {dim})")
+
+
+@impl_rule(ops.TakeAlongAxis)
+def _take_along_axis(op: ops.TakeAlongAxis, x: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray]:
+    _recheck(op, x, indices)
+    axis = op.axis % x.ndim
+    check_indices_in(indices, x.shape[axis])
+    return (np.take_along_axis(x, indices.astype(np.intp), axis=axis),)
+
+
+@impl_rule(ops.Trilu)
+def _trilu(op: ops.Trilu, x: np.ndarray) -> tuple[np.ndarray]:
+    return ((np.triu if op.upper else np.tril)(x, op.k),)
+
+
 @impl_rule(ops.Pad)
 def _pad(op: ops.Pad, x: np.ndarray) -> tuple[np.ndarray]:
     out_type = _recheck(op, x)

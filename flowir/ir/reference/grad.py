@@ -17,7 +17,7 @@ import numpy as np
 from flowir.ir import ops
 from flowir.ir.errors import FlowirError, ShapeError
 from flowir.ir.reference._registry import impl_rule
-from flowir.ir.reference.array import _python_slice, _recheck
+from flowir.ir.reference.array import _python_slice, _recheck, check_indices_in
 from flowir.ir.reference.math import narrow, widen
 from flowir.ir.types import format_shape
 
@@ -163,3 +163,18 @@ def _split_like(op: ops.SplitLike, x: np.ndarray, *likes: np.ndarray) -> tuple[n
             f"the likes' sizes {sizes} along axis {op.axis} do not add up to x's {x.shape[axis]} (shape {format_shape(x.shape)})"
         )
     return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=axis))
+
+
+@impl_rule(ops.TakeAlongAxisGrad)
+def _take_along_axis_grad(op: ops.TakeAlongAxisGrad, g: np.ndarray, indices: np.ndarray, like: np.ndarray) -> tuple[np.ndarray]:
+    _recheck(op, g, indices, like)
+    axis = op.axis % like.ndim
+    check_indices_in(indices, like.shape[axis])
+    w = widen(g)
+    acc = np.zeros(like.shape, w.dtype)
+    # Repeated indices add up: np.add.at, with the other dims' positions spelled out.
+    where = [np.arange(n).reshape([-1 if i == d else 1 for i in range(g.ndim)]) for d, n in enumerate(g.shape)]
+    where[axis] = indices.astype(np.intp)
+    with np.errstate(all="ignore"):
+        np.add.at(acc, tuple(where), w)
+    return (narrow(acc, g.dtype),)

@@ -95,10 +95,31 @@ def _rsqrt(x: np.ndarray) -> np.ndarray:
     return 1 / np.sqrt(x)
 
 
+_ERF = np.frompyfunc(math.erf, 1, 1)
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function of a float array, exact to the last bit of float64.
+
+    numpy has no erf ufunc (and flowir does not depend on scipy): libm's, through
+    ``math.erf``, one element at a time.
+    """
+    return np.asarray(_ERF(x.astype(np.float64)), dtype=np.float64)
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # exp(-|x|) never overflows; both branches are accurate where they are chosen.
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _clamped_shift(shift: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``shift`` with the amount clamped into ``[0, width - 1]``, as TF's kernels do."""
+
+    def fn(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return shift(x, np.clip(y, 0, 8 * x.dtype.itemsize - 1).astype(x.dtype))
+
+    return fn
 
 
 #: Binary ops on widened operands, rounded back once. FloorDiv has its own kernel: it rounds
@@ -112,6 +133,11 @@ ARITHMETIC: dict[type[Operation], Callable[[np.ndarray, np.ndarray], np.ndarray]
     ops.Pow: _pow,
     ops.Maximum: np.maximum,
     ops.Minimum: np.minimum,
+    ops.BitwiseAnd: np.bitwise_and,
+    ops.BitwiseOr: np.bitwise_or,
+    ops.BitwiseXor: np.bitwise_xor,
+    ops.LeftShift: _clamped_shift(np.left_shift),
+    ops.RightShift: _clamped_shift(np.right_shift),
 }
 
 PREDICATES: dict[type[Operation], Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
@@ -139,10 +165,36 @@ UNARY: dict[type[Operation], Callable[[np.ndarray], np.ndarray]] = {
     ops.Sigmoid: _sigmoid,
     ops.Sin: np.sin,
     ops.Cos: np.cos,
+    ops.Tan: np.tan,
+    ops.Asin: np.arcsin,
+    ops.Acos: np.arccos,
+    ops.Atan: np.arctan,
+    ops.Sinh: np.sinh,
+    ops.Cosh: np.cosh,
+    ops.Asinh: np.arcsinh,
+    ops.Acosh: np.arccosh,
+    ops.Atanh: np.arctanh,
+    ops.Erf: erf,
+    ops.Floor: np.floor,
+    ops.Ceil: np.ceil,
+    ops.Round: np.round,
+    ops.Reciprocal: np.reciprocal,
     ops.LogicalNot: np.logical_not,
+    ops.BitwiseNot: np.invert,
+}
+
+#: Float predicates: bool results, so not rounded back to the operand's dtype.
+CLASSIFIERS: dict[type[Operation], Callable[[np.ndarray], np.ndarray]] = {
+    ops.IsNan: np.isnan,
+    ops.IsInf: np.isinf,
 }
 
 impl_rule(*UNARY)(unary_kernel(UNARY))
+
+
+@impl_rule(*CLASSIFIERS)
+def _classify(op: Operation, x: np.ndarray) -> tuple[np.ndarray]:
+    return (np.asarray(CLASSIFIERS[type(op)](widen(x))),)
 
 
 @impl_rule(*ARITHMETIC)
@@ -258,3 +310,40 @@ def _arg_reduction(op: ops.math.ArgReduction, x: np.ndarray) -> tuple[np.ndarray
     if x.shape[axis] == 0:
         raise FlowirError(f"cannot reduce axis {op.axis} of size 0 in shape {list(x.shape)}")
     return (narrow(ARG_REDUCTIONS[type(op)](widen(x), axis=axis), op.output_type.numpy),)
+
+
+@impl_rule(ops.CumSum)
+def _cumsum(op: ops.CumSum, x: np.ndarray) -> tuple[np.ndarray]:
+    axis = normalize_axis(op.axis, x.ndim)
+    w = widen(x)
+    if op.reverse:
+        w = np.flip(w, axis)
+    with np.errstate(all="ignore"):
+        z = np.cumsum(w, axis=axis, dtype=w.dtype)
+    if op.exclusive:
+        # Shift by one (a leading 0) rather than subtract: each entry is then exactly the
+        # inclusive sum of the elements before it.
+        z = np.delete(np.insert(z, 0, 0, axis=axis), -1, axis=axis) if z.shape[axis] else z
+    if op.reverse:
+        z = np.flip(z, axis)
+    return (narrow(z, x.dtype),)
+
+
+def top_k_order(x: np.ndarray, axis: int, largest: bool) -> np.ndarray:
+    """The indices sorting ``x`` along ``axis`` best first, equal elements (and nans, which
+    rank above every number) in index order: a stable ascending sort for the smallest; for
+    the largest, a stable sort of the reversed array, read backwards and mapped back."""
+    if not largest:
+        return np.argsort(x, axis=axis, kind="stable")
+    n = x.shape[axis]
+    backwards = np.argsort(np.flip(x, axis), axis=axis, kind="stable")
+    return n - 1 - np.flip(backwards, axis)
+
+
+@impl_rule(ops.TopK)
+def _top_k(op: ops.TopK, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    axis = normalize_axis(op.axis, x.ndim)
+    if op.k > x.shape[axis]:
+        raise FlowirError(f"k = {op.k} is larger than dim {axis} of x, of size {x.shape[axis]}")
+    order = np.take(top_k_order(widen(x), axis, op.largest), np.arange(op.k), axis=axis)
+    return np.take_along_axis(x, order, axis=axis), narrow(order, op.index_dtype.numpy)

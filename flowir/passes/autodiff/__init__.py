@@ -6,7 +6,7 @@
 ``NON_DIFFERENTIABLE``. Importing this package fills both tables.
 """
 
-from flowir.passes.autodiff import rules_nn  # noqa: F401  (registers the loss rules)
+from flowir.passes.autodiff import rules_nn, rules_window  # noqa: F401  (register the loss, conv and pooling rules)
 from flowir.passes.autodiff.builder import Emit, VjpBuilder
 from flowir.passes.autodiff.core import NotDifferentiableError, gradients, graph_emitter
 from flowir.passes.autodiff.rules import NON_DIFFERENTIABLE, VJP_RULES, VjpRule, non_differentiable, vjp_rule

@@ -14,6 +14,7 @@ driver does not ask for one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 from flowir.ir import ops
@@ -78,7 +79,17 @@ non_differentiable(
     ops.ReduceAll,
 )
 non_differentiable("an integer result", ops.ArgMax, ops.ArgMin, ops.Shape)
-non_differentiable("piecewise constant: no gradient, as in TF", ops.FloorDiv)
+non_differentiable("piecewise constant: no gradient, as in TF", ops.FloorDiv, ops.Floor, ops.Ceil, ops.Round)
+non_differentiable("a boolean result", ops.IsNan, ops.IsInf)
+non_differentiable(
+    "integers only",
+    ops.BitwiseAnd,
+    ops.BitwiseOr,
+    ops.BitwiseXor,
+    ops.BitwiseNot,
+    ops.LeftShift,
+    ops.RightShift,
+)
 non_differentiable(
     "the result does not depend on the operand's values",
     ops.ZerosLike,
@@ -262,6 +273,15 @@ def _rsqrt(b: VjpBuilder, g: Value, x: Value, y: Value) -> Value:
     return b(ops.Mul, b(ops.Mul, g, cube), b.scalar(-0.5, y))
 
 
+def _one_minus_square(b: VjpBuilder, x: Value) -> Value:
+    return b(ops.Sub, b.scalar(1, x), b(ops.Square, x))
+
+
+def _erf(b: VjpBuilder, g: Value, x: Value, y: Value) -> Value:
+    # d erf(x)/dx = 2/sqrt(pi) * exp(-x^2).
+    return b(ops.Mul, g, b(ops.Mul, b.scalar(2 / math.sqrt(math.pi), x), b(ops.Exp, b(ops.Neg, b(ops.Square, x)))))
+
+
 UNARY_DERIVATIVES: dict[type[Operation], Callable[[VjpBuilder, Value, Value, Value], Value]] = {
     ops.Identity: lambda b, g, x, y: g,
     ops.Neg: lambda b, g, x, y: b(ops.Neg, g),
@@ -279,6 +299,17 @@ UNARY_DERIVATIVES: dict[type[Operation], Callable[[VjpBuilder, Value, Value, Val
     ops.Cos: lambda b, g, x, y: b(ops.Neg, b(ops.Mul, g, b(ops.Sin, x))),
     ops.Softplus: lambda b, g, x, y: b(ops.Mul, g, b(ops.Sigmoid, x)),
     ops.Relu: lambda b, g, x, y: b(ops.ReluGrad, g, y),
+    ops.Tan: lambda b, g, x, y: b(ops.Mul, g, b(ops.Add, b.scalar(1, y), b(ops.Square, y))),
+    ops.Asin: lambda b, g, x, y: b(ops.Mul, g, b(ops.Rsqrt, _one_minus_square(b, x))),
+    ops.Acos: lambda b, g, x, y: b(ops.Neg, b(ops.Mul, g, b(ops.Rsqrt, _one_minus_square(b, x)))),
+    ops.Atan: lambda b, g, x, y: b(ops.Div, g, b(ops.Add, b.scalar(1, x), b(ops.Square, x))),
+    ops.Sinh: lambda b, g, x, y: b(ops.Mul, g, b(ops.Cosh, x)),
+    ops.Cosh: lambda b, g, x, y: b(ops.Mul, g, b(ops.Sinh, x)),
+    ops.Asinh: lambda b, g, x, y: b(ops.Mul, g, b(ops.Rsqrt, b(ops.Add, b(ops.Square, x), b.scalar(1, x)))),
+    ops.Acosh: lambda b, g, x, y: b(ops.Mul, g, b(ops.Rsqrt, b(ops.Sub, b(ops.Square, x), b.scalar(1, x)))),
+    ops.Atanh: lambda b, g, x, y: b(ops.Div, g, _one_minus_square(b, x)),
+    ops.Erf: _erf,
+    ops.Reciprocal: lambda b, g, x, y: b(ops.Neg, b(ops.Mul, g, b(ops.Square, y))),
 }
 
 for _cls, _fn in UNARY_DERIVATIVES.items():
@@ -375,6 +406,13 @@ def _reduce_prod(b: VjpBuilder, op: Operation, cts: Cotangents) -> list[Value | 
     others = b(ops.Div, product, stand_in)
     keep = b(ops.Equal, zeros_elsewhere, zero)
     return [b(ops.Select, keep, b(ops.Mul, others, _spread(b, op, g)), zero)]
+
+
+@vjp_rule(ops.CumSum)
+def _cumsum(b: VjpBuilder, op: Operation, cts: Cotangents) -> list[Value | None]:
+    # Each input adds into the sums on its side: the transpose sums from the other end.
+    (g,) = cts
+    return [b(ops.CumSum, g, axis=op.axis, exclusive=op.exclusive, reverse=not op.reverse)]  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------------------------

@@ -120,6 +120,23 @@ def _gather(ctx: LoweringContext, op: ops.Gather, params: Any, indices: Any) -> 
     return (jnp.take(params, indices, axis=axis, mode="clip"),)
 
 
+@lowering_rule(ops.TakeAlongAxis, may_fail=always)
+def _take_along_axis(ctx: LoweringContext, op: ops.TakeAlongAxis, x: Any, indices: Any) -> tuple[Any]:
+    axis = op.axis % x.ndim
+    check_indices(ctx, op, indices, x.shape[axis])
+    return (jnp.take_along_axis(x, indices, axis=axis, mode="clip"),)
+
+
+@lowering_rule(ops.Trilu)
+def _trilu(ctx: LoweringContext, op: ops.Trilu, x: Any) -> tuple[Any]:
+    return ((jnp.triu if op.upper else jnp.tril)(x, op.k),)
+
+
+@lowering_rule(ops.BroadcastTo)
+def _broadcast_to(ctx: LoweringContext, op: ops.BroadcastTo, x: Any) -> tuple[Any]:
+    return (jnp.broadcast_to(x, np.broadcast_shapes(x.shape, tuple(op.shape))),)
+
+
 @lowering_rule(ops.Tile)
 def _tile(ctx: LoweringContext, op: ops.Tile, x: Any) -> tuple[Any]:
     return (jnp.tile(x, op.multiples),)

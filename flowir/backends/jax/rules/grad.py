@@ -128,3 +128,14 @@ def _split_like(ctx: LoweringContext, op: ops.SplitLike, x: Any, *likes: Any) ->
     axis = op.axis % x.ndim
     bounds = np.cumsum([0] + [lk.shape[axis] for lk in likes])
     return tuple(lax.slice_in_dim(x, int(a), int(b), axis=axis) for a, b in zip(bounds[:-1], bounds[1:]))
+
+
+@lowering_rule(ops.TakeAlongAxisGrad, may_fail=always)
+def _take_along_axis_grad(ctx: LoweringContext, op: ops.TakeAlongAxisGrad, g: Any, indices: Any, like: Any) -> tuple[Any]:
+    axis = op.axis % like.ndim
+    check_indices(ctx, op, indices, like.shape[axis])
+    w = widen(g)
+    where = [lax.broadcasted_iota(jnp.int32, g.shape, d) for d in range(g.ndim)]
+    where[axis] = jnp.clip(indices, 0, max(like.shape[axis] - 1, 0)).astype(jnp.int32)
+    acc = jnp.zeros(like.shape, w.dtype).at[tuple(where)].add(w)
+    return (narrow(acc, g.dtype),)

@@ -109,6 +109,27 @@ def broadcast(x: Any, y: Any) -> tuple[Any, Any]:
     return broadcast_to(x, shape), broadcast_to(y, shape)
 
 
+def broadcast_elementwise(x: Any, y: Any) -> tuple[Any, Any]:
+    """``broadcast`` for ``lax``'s elementwise binary ops, which take a 0-d operand as it
+    is: no ``broadcast_in_dim`` for the common ``x * 2.0`` keeps long programs quick to trace."""
+    if not x.ndim or not y.ndim:
+        return x, y
+    return broadcast(x, y)
+
+
+def _clamped_shift(shift: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """``shift`` with the amount clamped into ``[0, width - 1]``, as the reference."""
+
+    def fn(x: Any, y: Any) -> Any:
+        return shift(x, lax.clamp(jnp.zeros((), y.dtype), y, jnp.asarray(8 * x.dtype.itemsize - 1, y.dtype)))
+
+    return fn
+
+
+def _shift_right(x: Any, y: Any) -> Any:
+    return lax.shift_right_logical(x, y) if x.dtype.kind == "u" else lax.shift_right_arithmetic(x, y)
+
+
 #: Binary ops on widened operands of one shape, rounded back once. ``lax`` primitives rather
 #: than ``jnp`` wrappers: each ``jnp`` call is a jitted function of its own, which makes
 #: tracing a long program several times slower. ``lax.max``/``lax.min`` propagate nan.
@@ -118,6 +139,11 @@ ARITHMETIC: dict[type[Operation], Callable[[Any, Any], Any]] = {
     ops.Mul: lax.mul,
     ops.Maximum: lax.max,
     ops.Minimum: lax.min,
+    ops.BitwiseAnd: lax.bitwise_and,
+    ops.BitwiseOr: lax.bitwise_or,
+    ops.BitwiseXor: lax.bitwise_xor,
+    ops.LeftShift: _clamped_shift(lax.shift_left),
+    ops.RightShift: _clamped_shift(_shift_right),
 }
 
 #: Binary ops that may fail the run; they take ``ctx, op`` too.
@@ -168,7 +194,28 @@ UNARY: dict[type[Operation], Callable[[Any], Any]] = {
     ops.Sigmoid: _sigmoid,
     ops.Sin: lax.sin,
     ops.Cos: lax.cos,
+    ops.Tan: lax.tan,
+    ops.Asin: lax.asin,
+    ops.Acos: lax.acos,
+    ops.Atan: lax.atan,
+    ops.Sinh: lax.sinh,
+    ops.Cosh: lax.cosh,
+    ops.Asinh: lax.asinh,
+    ops.Acosh: lax.acosh,
+    ops.Atanh: lax.atanh,
+    ops.Erf: lax.erf,
+    ops.Floor: lax.floor,
+    ops.Ceil: lax.ceil,
+    ops.Round: lambda x: lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN),
+    ops.Reciprocal: lambda x: lax.div(lax.full_like(x, 1), x),
     ops.LogicalNot: lax.bitwise_not,
+    ops.BitwiseNot: lax.bitwise_not,
+}
+
+#: Float predicates: bool results.
+CLASSIFIERS: dict[type[Operation], Callable[[Any], Any]] = {
+    ops.IsNan: lambda x: lax.ne(x, x),
+    ops.IsInf: lambda x: lax.eq(lax.abs(x), lax.full_like(x, np.inf)),
 }
 
 
@@ -184,9 +231,14 @@ def unary_lowering(table: Mapping[type[Operation], Callable[[Any], Any]]) -> Cal
 lowering_rule(*UNARY)(unary_lowering(UNARY))
 
 
+@lowering_rule(*CLASSIFIERS)
+def _classify(ctx: LoweringContext, op: Operation, x: Any) -> tuple[Any]:
+    return (CLASSIFIERS[type(op)](widen(x)),)
+
+
 @lowering_rule(*ARITHMETIC)
 def _arithmetic(ctx: LoweringContext, op: Operation, x: Any, y: Any) -> tuple[Any]:
-    return (narrow(ARITHMETIC[type(op)](*broadcast(widen(x), widen(y))), x.dtype),)
+    return (narrow(ARITHMETIC[type(op)](*broadcast_elementwise(widen(x), widen(y))), x.dtype),)
 
 
 def integer_divisor(op: Operation) -> bool:
@@ -203,7 +255,7 @@ def _checked_arithmetic(ctx: LoweringContext, op: Operation, x: Any, y: Any) -> 
 
 @lowering_rule(*PREDICATES)
 def _predicate(ctx: LoweringContext, op: Operation, x: Any, y: Any) -> tuple[Any]:
-    return (PREDICATES[type(op)](*broadcast(widen(x), widen(y))),)
+    return (PREDICATES[type(op)](*broadcast_elementwise(widen(x), widen(y))),)
 
 
 @lowering_rule(ops.FloorDiv, may_fail=integer_divisor)
@@ -331,3 +383,37 @@ def _arg_reduction(ctx: LoweringContext, op: ops.math.ArgReduction, x: Any) -> t
     if x.shape[axis] == 0:
         raise FlowirError(f"cannot reduce axis {op.axis} of size 0 in shape {list(x.shape)}")
     return (narrow(ARG_REDUCTIONS[type(op)](widen(x), axis=axis), op.output_type.numpy),)
+
+
+@lowering_rule(ops.CumSum)
+def _cumsum(ctx: LoweringContext, op: ops.CumSum, x: Any) -> tuple[Any]:
+    axis = normalize_axis(op.axis, x.ndim)
+    w = widen(x)
+    z = lax.cumsum(w, axis=axis, reverse=op.reverse)
+    if op.exclusive and x.shape[axis]:
+        # Shift by one toward the summing direction, a 0 entering at the start.
+        n = x.shape[axis]
+        lo, hi = (1, n) if op.reverse else (0, n - 1)
+        kept = lax.slice_in_dim(z, lo, hi, axis=axis)
+        pad = [(0, 0, 0)] * x.ndim
+        pad[axis] = (0, 1, 0) if op.reverse else (1, 0, 0)
+        z = lax.pad(kept, lax.full((), 0, z.dtype), pad)
+    return (narrow(z, x.dtype),)
+
+
+def _order(x: Any, axis: int, largest: bool) -> Any:
+    """As the reference's ``top_k_order``: stable sorts (nan last), read backwards for the
+    largest, so that equal elements keep their index order."""
+    if not largest:
+        return jnp.argsort(x, axis=axis, stable=True)
+    n = x.shape[axis]
+    return n - 1 - jnp.flip(jnp.argsort(jnp.flip(x, axis), axis=axis, stable=True), axis)
+
+
+@lowering_rule(ops.TopK)
+def _top_k(ctx: LoweringContext, op: ops.TopK, x: Any) -> tuple[Any, Any]:
+    axis = normalize_axis(op.axis, x.ndim)
+    if op.k > x.shape[axis]:
+        raise FlowirError(f"k = {op.k} is larger than dim {axis} of x, of size {x.shape[axis]}")
+    order = lax.slice_in_dim(_order(widen(x), axis, op.largest), 0, op.k, axis=axis)
+    return jnp.take_along_axis(x, order, axis=axis), narrow(order, op.index_dtype.numpy)

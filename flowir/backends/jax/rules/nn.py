@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -13,6 +14,7 @@ from flowir.backends.jax.lowering import LoweringContext, always, lowering_rule
 from flowir.backends.jax.rules.math import narrow, unary_lowering, widen
 from flowir.ir import ops
 from flowir.ir.core import Operation
+from flowir.ir.reference.nn import resized_axes
 
 __all__: list[str] = []
 
@@ -48,6 +50,36 @@ NORMALIZATIONS: dict[type[Operation], Callable[[Any, int], Any]] = {
 }
 
 lowering_rule(*UNARY)(unary_lowering(UNARY))
+
+#: sqrt(2 / pi), the scale inside the tanh approximation of gelu.
+GELU_TANH_SCALE = float(np.sqrt(2 / np.pi))
+
+
+def _gelu(op: ops.Gelu, x: Any) -> Any:
+    if op.approximate == "tanh":
+        return 0.5 * x * (1 + jnp.tanh(GELU_TANH_SCALE * (x + 0.044715 * x**3)))
+    return 0.5 * x * (1 + lax.erf(x * float(1 / np.sqrt(2))))
+
+
+def _elu(op: ops.Elu, x: Any) -> Any:
+    return jnp.where(x > 0, x, op.alpha * jnp.expm1(jnp.minimum(x, 0)))
+
+
+def _leaky_relu(op: ops.LeakyRelu, x: Any) -> Any:
+    return jnp.where(x >= 0, x, op.alpha * x)
+
+
+#: Elementwise activations with attributes: ``fn(op, widened x)``.
+ACTIVATIONS: dict[type[Operation], Callable[[Any, Any], Any]] = {
+    ops.Gelu: _gelu,
+    ops.Elu: _elu,
+    ops.LeakyRelu: _leaky_relu,
+}
+
+
+@lowering_rule(*ACTIVATIONS)
+def _activation(ctx: LoweringContext, op: Operation, x: Any) -> tuple[Any]:
+    return (narrow(ACTIVATIONS[type(op)](op, widen(x)), x.dtype),)
 
 
 @lowering_rule(*NORMALIZATIONS)
@@ -110,3 +142,25 @@ def _sigmoid_xent(ctx: LoweringContext, op: ops.SigmoidCrossEntropyWithLogits, l
     x, z = widen(logits), widen(labels)
     loss = jnp.maximum(x, 0) - x * z + jnp.log1p(jnp.exp(-jnp.abs(x)))
     return (narrow(loss, logits.dtype),)
+
+
+# --------------------------------------------------------------------------------------------
+# Resizing: the sampled indices are static (the reference's), one take per resized axis.
+
+
+def _resize(op: ops.nn.ResizeWindow, x: Any) -> Any:
+    for axis, idx in resized_axes(op, x.shape):
+        x = jnp.take(x, jnp.asarray(idx, jnp.int32), axis=axis)
+    return x
+
+
+@lowering_rule(ops.ResizeNearest)
+def _resize_nearest(ctx: LoweringContext, op: ops.ResizeNearest, x: Any) -> tuple[Any]:
+    return (_resize(op, x),)
+
+
+@lowering_rule(ops.ResizeNearestGrad)
+def _resize_nearest_grad(ctx: LoweringContext, op: ops.ResizeNearestGrad, g: Any, like: Any) -> tuple[Any]:
+    w = widen(g)
+    _, pullback = jax.vjp(lambda a: _resize(op, a), jnp.zeros(like.shape, w.dtype))
+    return (narrow(pullback(w)[0], g.dtype),)
