@@ -301,8 +301,8 @@ def _add_check_shapes(sub: argparse._SubParsersAction) -> None:
 
 _CONVERT_EXAMPLES = """\
 examples:
-  flowir convert /tmp/flowir/mnist --inputs x --outputs logits -o mnist.onnx     # latest checkpoint
-  flowir convert model.ckpt-100 --inputs input/x --outputs model/layer3/add -o model.onnx --opset 17
+  flowir convert /tmp/flowir/mnist --inputs x --outputs logits -o mnist.onnx  # latest checkpoint
+  flowir convert model.ckpt-100 --inputs input/x --outputs logits -o model.onnx --opset 17
   flowir convert model.fir --inputs x --outputs y -o model.onnx
 """
 
@@ -410,12 +410,29 @@ SUBCOMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
 }
 
 
+_MAIN_EXAMPLES = """\
+examples:
+  flowir opt examples/mlp.fir --pipeline "shape-inference,prune,constant-fold,cse,canonicalize"
+  flowir graph examples/mlp.fir --format svg -o mlp.svg
+  flowir check-shapes examples/mlp.fir
+  flowir mnist --steps 1000 && flowir convert /tmp/flowir/mnist --inputs x --outputs logits -o mnist.onnx
+
+run 'flowir <command> --help' for a command's options and examples; the documentation site
+is built with 'python3 -m mkdocs build' from the repository (docs/)
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``flowir`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog="flowir",
-        description="flowir: an MLIR-style graph compiler with a TensorFlow-1-style frontend.",
-        epilog="run 'flowir <command> --help' for a command's options and examples",
+        description=(
+            "flowir: an MLIR-style graph compiler with a TensorFlow-1-style frontend. The commands "
+            "read and transform textual IR (.fir files), draw it, property-test its shapes, export "
+            "it to ONNX, and train the TF1 MNIST tutorial model."
+        ),
+        epilog=_MAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     from flowir import __version__
 

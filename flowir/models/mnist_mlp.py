@@ -82,7 +82,8 @@ def build_model(learning_rate: float = DEFAULT_LEARNING_RATE) -> Model:
         h = x
         for scope, n_in, n_out, relu in LAYERS:
             h = _dense(h, scope, n_in, n_out, relu)
-        logits = h
+        # A name users can fetch and export by (`flowir convert ... --outputs logits`).
+        logits = tf.identity(h, name="logits")
     with tf.name_scope("loss"):
         loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(labels=labels, logits=logits))
     with tf.name_scope("accuracy"):

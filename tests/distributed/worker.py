@@ -4,9 +4,10 @@ Modes:
 - ``train``: join the two-task cluster, train the MNIST MLP data-parallel on this task's half
   of each global batch (``batches``), save the final parameters to ``OUT`` (``.npz``);
 - ``die``: as ``train``, but task 1 exits abruptly before step 3; task 0 records the error;
-- ``stall``: as ``train``, but task 1 sleeps before step 3; task 0 runs with a timeout and
-  records the error;
-- ``alone``: start a server whose peer never starts, record the error.
+- ``stall``: as ``train``, but task 1 sleeps before step 3; task 0 runs step 3 with a 3 s
+  timeout and records the error;
+- ``alone``: start a server whose peer never starts, record the error;
+- ``local``: train 5 steps on ``Server.create_local_server()`` (a one-task cluster).
 
 Errors are written to ``OUT`` as ``{"error": class name, "message": text, "seconds": t}``
 (json); the task then ends at once with ``os._exit`` (a stalled collective may still hold a
@@ -19,10 +20,12 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-STEPS = 30
+STEPS = 50
 BATCH = 32  # per task
 SEED = 7
 
@@ -35,14 +38,49 @@ def batches(steps: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
-def train(session_args: dict, task: int, tasks: int, steps: int = STEPS, before_step=None, run_options=None):
-    """Train the MLP for ``steps``; this task feeds rows ``task``-th of ``tasks`` of each batch.
-    Returns the trainable variables' final values by name."""
-    import flowir as tf
-    from flowir.models.mnist_mlp import build_model
+def build_model() -> Any:
+    """The MNIST MLP of ``flowir.models.mnist_mlp`` (784-500-100-10, ReLU, mean softmax
+    cross-entropy) trained by plain gradient descent.
 
-    xs, ys = batches(steps, BATCH * tasks)
-    lo, hi = task * BATCH, (task + 1) * BATCH
+    Not Adam (``mnist_mlp.build_model``): Adam's first steps move every weight by about the
+    learning rate times the sign of its gradient, and a sharded sum rounds a near-zero gradient
+    differently, flipping that sign; gradient descent keeps rounding differences at rounding
+    size, so data-parallel and single-device training can be compared to 1e-5.
+    """
+    import flowir as tf
+    from flowir.models import mnist_mlp
+
+    with tf.name_scope("input"):
+        x = tf.placeholder(tf.float32, [None, 784], name="x")
+        labels = tf.placeholder(tf.float32, [None, 10], name="labels")
+    h = x
+    for scope, n_in, n_out, relu in mnist_mlp.LAYERS:
+        h = mnist_mlp._dense(h, scope, n_in, n_out, relu)
+    loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(labels=labels, logits=h))
+    train_step = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    return mnist_mlp.Model(x, labels, h, loss, loss, train_step, None, tf.global_variables_initializer())
+
+
+def train(
+    session_args: dict[str, Any],
+    task: int,
+    tasks: int,
+    *,
+    batch: int = BATCH,
+    steps: int = STEPS,
+    before_step: Callable[[int], None] | None = None,
+    run_options: Any = None,
+    checkpoint: str | None = None,
+) -> dict[str, np.ndarray]:
+    """Train the MLP for ``steps`` on global batches of ``batch * tasks`` rows, this task
+    feeding rows ``task * batch`` to ``(task + 1) * batch`` of each. Returns the trainable
+    variables' final values by name. With ``checkpoint`` (a directory holding ``task<i>/``
+    for every task), each task then saves to ``task<i>/model`` (only the chief writes),
+    scrambles its variables, and restores them from the chief's checkpoint."""
+    import flowir as tf
+
+    xs, ys = batches(steps, batch * tasks)
+    lo, hi = task * batch, (task + 1) * batch
     graph = tf.Graph()
     with graph.as_default():
         tf.set_random_seed(SEED)
@@ -53,8 +91,22 @@ def train(session_args: dict, task: int, tasks: int, steps: int = STEPS, before_
                 if before_step is not None:
                     before_step(step)
                 sess.run(model.train_step, {model.x: xs[step, lo:hi], model.labels: ys[step, lo:hi]}, options=run_options)
+            if checkpoint is not None:
+                saver = tf.train.Saver()
+                saved = saver.save(sess, os.path.join(checkpoint, f"task{task}", "model"))
+                assert saved == os.path.join(checkpoint, f"task{task}", "model")
+                sess.run([v.assign(v * 0.0) for v in tf.trainable_variables()])
+                saver.restore(sess, os.path.join(checkpoint, "task0", "model"))
             names = [v.op.name for v in tf.trainable_variables()]
             return dict(zip(names, sess.run(tf.trainable_variables())))
+
+
+def _at_step_3(action: Callable[[], Any]) -> Callable[[int], None]:
+    def before_step(step: int) -> None:
+        if step == 3:
+            action()
+
+    return before_step
 
 
 def _record(out: str, e: BaseException, start: float) -> None:
@@ -66,11 +118,18 @@ def main() -> None:
     mode, task, ports, out = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(","), sys.argv[4]
     import flowir as tf
 
+    if mode == "local":
+        server = tf.train.Server.create_local_server()
+        assert server.target.startswith("grpc://127.0.0.1:") and server.num_processes == 1
+        params = train({"target": server.target}, 0, 1, steps=5)
+        np.savez(out, **{k.replace("/", "__"): v for k, v in params.items()})
+        return
     cluster = tf.train.ClusterSpec({"worker": [f"127.0.0.1:{p}" for p in ports]})
     start = time.perf_counter()
     try:
-        server = tf.train.Server(cluster, "worker", task, initialization_timeout=5 if mode == "alone" else 60,
-                                 heartbeat_timeout=5)
+        server = tf.train.Server(
+            cluster, "worker", task, initialization_timeout=5 if mode == "alone" else 60, heartbeat_timeout=5
+        )
     except Exception as e:
         _record(out, e, start)
         os._exit(0)
@@ -78,23 +137,36 @@ def main() -> None:
     before_step = None
     options = None
     if mode == "die" and task == 1:
-        def before_step(step: int) -> None:
-            if step == 3:
-                os._exit(3)
+        before_step = _at_step_3(lambda: os._exit(3))
     if mode == "stall":
         if task == 1:
+            before_step = _at_step_3(lambda: time.sleep(60))
+        else:
+            # Generous while the first steps compile, tight once task 1 stalls.
+            options = tf.RunOptions(timeout_in_ms=60_000)
+
             def before_step(step: int) -> None:
                 if step == 3:
-                    time.sleep(60)
-        else:
-            options = tf.RunOptions(timeout_in_ms=3000)
+                    options.timeout_in_ms = 3000
     start = time.perf_counter()
     try:
-        params = train({"target": server.target}, task, len(ports), before_step=before_step, run_options=options)
+        checkpoint = os.path.join(os.path.dirname(out), "checkpoints") if mode == "train" else None
+        params = train(
+            {"target": server.target},
+            task,
+            len(ports),
+            before_step=before_step,
+            run_options=options,
+            checkpoint=checkpoint,
+        )
     except Exception as e:
         _record(out, e, start)
         os._exit(0)
     np.savez(out, **{k.replace("/", "__"): v for k, v in params.items()})
+    # Both tasks leave together: a task that ends first takes the runtime down for the other.
+    from flowir.backends.jax import distributed
+
+    distributed.barrier("flowir-test-done", 60)
     os._exit(0)
 
 

@@ -29,10 +29,11 @@ from flowir.backends.onnx import (  # noqa: E402
 from flowir.ir import OP_REGISTRY, DType, FlowirError, Graph, Location, TensorType, UnsupportedOpError  # noqa: E402
 from flowir.ir import ops as O  # noqa: E402
 from flowir.ir.core import Trait  # noqa: E402
+from flowir.ir.dtypes import dtype_of  # noqa: E402
 from flowir.ir.reference import evaluate  # noqa: E402
 from flowir.passes import PassManager  # noqa: E402
 from flowir.passes.legalize import LEGALIZE_RULES, LegalizePass  # noqa: E402
-from flowir.testing import assert_results_match, generatable_ops, generated_graphs  # noqa: E402
+from flowir.testing import TOLERANCES, assert_results_match, generatable_ops, generated_graphs  # noqa: E402
 from tests.onnx.ort_support import missing_kernels  # noqa: E402
 
 F32 = DType.float32
@@ -159,7 +160,23 @@ def _check_in_onnxruntime(case, data, opset: int | None) -> None:
             assume(_casts_defined(g, f))
         expected = evaluate(g, f.arrays, ctx=feeds.context())
         got = sess.run(None, {v.name: f.arrays[v.name] for v in ins})
-        assert_results_match([np.asarray(x) for x in got], [np.asarray(x) for x in expected])
+        assert len(got) == len(expected)
+        for a, e in zip(got, expected):
+            _assert_close_across_runtimes(np.asarray(a), np.asarray(e))
+
+
+def _assert_close_across_runtimes(actual: np.ndarray, expected: np.ndarray) -> None:
+    """Two runtimes' float results: within 10x the dtype's tolerance, the absolute part scaled
+    by the output's magnitude. onnxruntime's float32 transcendental functions differ from
+    numpy's in the last bits, and a chain of them (cosh of cosh ...) amplifies that; a kernel
+    bug is far larger. Other dtypes compare exactly."""
+    if actual.dtype != expected.dtype or actual.shape != expected.shape or expected.dtype.kind != "f":
+        assert_results_match([actual], [expected])
+        return
+    rtol, atol = TOLERANCES[dtype_of(expected)]
+    finite = np.isfinite(expected)
+    scale = float(np.max(np.abs(expected[finite]))) if finite.any() else 0.0
+    np.testing.assert_allclose(actual, expected, rtol=10 * rtol, atol=10 * (atol + rtol * scale), equal_nan=True)
 
 
 @settings(max_examples=60)
@@ -230,7 +247,7 @@ def test_batch_dim_of_input_and_logits_share_one_name_and_io_keep_user_names() -
         _train(sess, m)
         model = flowir.onnx.export(sess, [m.x], [m.logits])
     (x,), (logits,) = model.graph.input, model.graph.output
-    assert x.name == "input/x" and logits.name == "model/layer3/add"
+    assert x.name == "input/x" and logits.name == "model/logits"
     xd, ld = _dims(x), _dims(logits)
     assert isinstance(xd[0], str) and xd[0] and xd == [xd[0], 784] and ld == [xd[0], 10]
     names = {n.name for n in model.graph.node}
@@ -411,7 +428,8 @@ def test_real_mnist_predictions_match_when_the_data_is_there() -> None:
     agree = np.mean(np.argmax(got, 1) == np.argmax(expected, 1))
     # float32 sums in another order may flip a near-tie; anything more is a bug.
     assert agree >= 0.999, agree
-    assert_results_match([got], [expected])
+    # Logits near 0 differ by the rounding of the large terms summed into them.
+    _assert_close_across_runtimes(got, expected)
 
 
 @pytest.mark.parametrize("data_format", ["NCHW", "NHWC"])

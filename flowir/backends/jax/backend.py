@@ -298,9 +298,6 @@ class _DeviceFunction:
         self._checks: dict[tuple[Any, ...], list[tuple[Check, str]]] = {}
         self._jitted = self._jit()
 
-    #: How the random keys are passed (``None``: as the numpy array they are built as).
-    _upload_keys: Any = None
-
     def _jit(self) -> Any:
         """The jitted trace, placed on this function's device."""
         sharding = SingleDeviceSharding(self.device)
@@ -310,7 +307,12 @@ class _DeviceFunction:
         """A host array (a captured constant, the random keys) as an argument of the call."""
         return jax.device_put(value, self.device)
 
+    def _upload_keys(self, keys: np.ndarray) -> Any:
+        """The random keys of a call as its argument: the numpy array (jit places it)."""
+        return keys
+
     def _error_code(self, code: Any) -> int:
+        """The run-time check code a call returned, as an int."""
         return int(code)
 
     # -- tracing (once per input signature) -----------------------------------------------
@@ -362,7 +364,7 @@ class _DeviceFunction:
             keys = np.array(
                 [_key_words(ctx.draw_key(op, op.seed, op.seed2)) for op in self.random_ops], dtype=np.uint32
             )
-            args = [*args, keys if self._upload_keys is None else self._upload_keys(keys)]
+            args = [*args, self._upload_keys(keys)]
         owner = self.owner
         compiled = owner.compilations
         start = time.perf_counter()

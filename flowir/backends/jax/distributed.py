@@ -10,8 +10,7 @@ processes (a fatal log): a job does not outlive a task, as in TF1.
 
 Run bookkeeping for timeouts: a session that bounds its runs records, before each run, how
 many runs it has started (``record_run``) in the service's key-value store; when a run misses
-its deadline, ``lagging_tasks`` names the tasks that have not started as many, and
-``dead_tasks`` those the service no longer sees.
+its deadline, ``lagging_tasks`` names the tasks that have not started as many.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ __all__ = [
     "process_count",
     "record_run",
     "lagging_tasks",
-    "dead_tasks",
+    "barrier",
 ]
 
 _lock = threading.Lock()
@@ -152,15 +151,8 @@ def lagging_tasks(count: int, tasks: Sequence[int]) -> list[int]:
     return behind
 
 
-def dead_tasks(tasks: Sequence[int]) -> list[int]:
-    """Those of ``tasks`` the coordination service no longer counts as alive (all of them when
-    the service itself is unreachable)."""
+def barrier(name: str, timeout: float) -> None:
+    """Wait until every task has reached the barrier ``name`` (at most ``timeout`` seconds)."""
     client = _client()
-    if client is None:
-        return []
-    try:
-        live = client.get_live_nodes(list(tasks))
-    except Exception:
-        return list(tasks)
-    alive = set(live) if not isinstance(live, dict) else set(live)
-    return [t for t in tasks if t not in alive]
+    if client is not None:
+        client.wait_at_barrier(name, int(timeout * 1000))

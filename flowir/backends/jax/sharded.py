@@ -15,12 +15,13 @@ every process of the cluster when ``jax.distributed`` is running (``distributed.
   on every device, and replicated variables stay equal everywhere.
 
 So N processes with batch b per process compute exactly what one process computes with batch
-N*b, up to the order of floating-point sums. Device placements (``tf.device``) are ignored;
-ops on strings (summaries) are not supported here, since they run on the host of one process.
+N*b, up to the order of floating-point sums. Device placements (``tf.device``, such as
+``/job:worker/task:1``) stay recorded on the ops but are not used (one warning says so); ops on strings (summaries) are not supported here, since they run on the host of one process.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ from flowir.backends.jax.backend import (
     _DeviceFunction,
     _is_control_op,
     _is_string,
+    _runtime_error,
     runs_on_host,
 )
 from flowir.ir.core import Value
@@ -75,7 +77,7 @@ class _ShardedFunction(_DeviceFunction):
     def _upload(self, value: np.ndarray) -> Any:
         return jax.make_array_from_process_local_data(self.replicated, np.asarray(value), value.shape)
 
-    def _upload_keys(self, keys: np.ndarray) -> Any:  # type: ignore[override]
+    def _upload_keys(self, keys: np.ndarray) -> Any:
         return self._upload(keys)
 
     def _error_code(self, code: Any) -> int:
@@ -110,6 +112,7 @@ class ShardedExecutable(JaxExecutable):
                 "fetch them from a session without data parallelism",
                 lines,
             )
+        _notice_placements(graph.ops)
         controls = [r for op in graph.ops if _is_control_op(op) for r in op.results]
         ops = [op for op in graph.ops if not _is_control_op(op)]
         self._controls = frozenset(controls)
@@ -161,14 +164,20 @@ class ShardedExecutable(JaxExecutable):
                 f"this executable takes {self._num_feeds} feeds and {self._num_state} state values, "
                 f"got {len(feeds)} and {len(state)}"
             )
+        n = self._num_fetches
         with jax.enable_x64(True):
             args = [self._global(i, v) for i, v in enumerate([*feeds, *state])]
             try:
                 values = self._run(args, ctx)
+                if self._processes > 1:
+                    # A collective fails asynchronously when a peer goes away: see it in
+                    # this run, not in a later one.
+                    jax.block_until_ready([v for v in values if isinstance(v, jax.Array)])
+                return [_local(v) for v in values[:n]], values[n:]
             except FlowirError as e:
                 raise _peer_error(e) from e
-        n = self._num_fetches
-        return [_local(v) for v in values[:n]], values[n:]
+            except Exception as e:
+                raise _peer_error(_runtime_error(e)) from e
 
     def call_on_device(self, feeds: Sequence[Any], state: Sequence[Any], ctx: RefContext | None) -> tuple[list[Any], list[Any]]:
         """Like calling the executable, but fetches stay (replicated) jax arrays."""
@@ -177,6 +186,24 @@ class ShardedExecutable(JaxExecutable):
             values = self._run(args, ctx)
         n = self._num_fetches
         return values[:n], values[n:]
+
+
+_noticed: list[str] = []
+
+
+def _notice_placements(ops: Sequence[Any]) -> None:
+    """Warn once per process that device placements are recorded but not used here."""
+    if _noticed:
+        return
+    placed = next((op for op in ops if op.device), None)
+    if placed is not None:
+        _noticed.append(placed.device)
+        warnings.warn(
+            f"data-parallel sessions run every op on every device: placements such as {placed.device!r} "
+            f"(on {placed.describe_op()}) are recorded in the graph but do not place ops; this notice is shown once",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
 
 def _local(value: Any) -> Any:
@@ -196,7 +223,4 @@ def _peer_error(e: FlowirError) -> FlowirError:
     text = str(e)
     if distributed.process_count() == 1 or not any(s in text for s in _PEER_GONE):
         return e
-    tasks = range(distributed.process_count())
-    dead = distributed.dead_tasks(tasks)
-    who = f"task(s) {', '.join(map(str, dead))}" if dead else "a peer task"
-    return PeerUnavailableError(f"{who} of the cluster stopped answering during a data-parallel run: {text}")
+    return PeerUnavailableError(f"a peer task of the cluster went away during a data-parallel run: {text}")

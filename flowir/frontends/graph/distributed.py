@@ -10,9 +10,12 @@ every task connects to it. The other tasks' ports are their identities (``server
 collectives (gloo on CPUs, NCCL on GPUs) open their own connections.
 
 ``Server(cluster, job_name, task_index)`` starts the runtime (``start=True``), waiting at most
-``initialization_timeout`` seconds for every task to connect; a peer that sends no heartbeat
-for ``heartbeat_timeout`` seconds counts as dead. ``Session(server.target)`` then runs
-data-parallel across the cluster (see ``session.py``). A process serves one task, once.
+``initialization_timeout`` seconds for every task to connect (first on a plain TCP
+rendezvous at the coordinator's address, so a missing task is a ``DeadlineExceededError``
+naming it rather than JAX's fatal exit). A peer that sends no heartbeat for
+``heartbeat_timeout`` seconds counts as dead, and JAX then ends the other processes: a job
+does not outlive a task. ``Session(server.target)`` runs data-parallel across the cluster
+(see ``session.py``). A process serves one task, once, before jax computes anything.
 
 >>> cluster = ClusterSpec({"worker": ["127.0.0.1:2222", "127.0.0.1:2223"]})
 >>> cluster.num_tasks("worker"), cluster.task_address("worker", 1)
@@ -21,8 +24,11 @@ data-parallel across the cluster (see ``session.py``). A process serves one task
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +42,15 @@ __all__ = ["ClusterSpec", "Server", "ServerDef", "server_for_target"]
 CHIEF_JOB = "chief"
 
 _ADDRESS = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+):(\d{1,5})$")
+
+
+def _split(address: str) -> tuple[str, int]:
+    host, port = address.rsplit(":", 1)
+    return host.strip("[]"), int(port)
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
 def _check_address(job: str, index: int, address: Any) -> str:
@@ -188,17 +203,18 @@ _servers_lock = threading.Lock()
 def server_for_target(target: str) -> Server:
     """The started ``Server`` of this process whose ``target`` is ``target``.
 
-    Raises ``errors.UnavailableError`` when none is: a session runs on the cluster of a
+    Raises ``errors.UnimplementedError`` when none is: a session runs on the cluster of a
     server this process started (between-graph replication), never on a remote one."""
     with _servers_lock:
         server = _SERVERS.get(target)
     if server is None:
         known = ", ".join(sorted(_SERVERS)) or "none"
-        raise errors.UnavailableError(
+        raise errors.UnimplementedError(
             None,
             None,
-            f"Session target {target!r}: no tf.train.Server with this target was started in this process "
-            f"(started: {known}); every task runs its own Server and a Session on server.target",
+            f"Session target {target!r}: only in-process sessions (target '') and the targets of "
+            f"tf.train.Servers started in this process (started: {known}) are supported; no tf.train.Server "
+            "with this target was started here: every task runs its own Server and a Session on server.target",
         )
     return server
 
@@ -300,13 +316,16 @@ class Server:
         from flowir.backends.jax import distributed
 
         coordinator = self._tasks[0][2]
+        deadline = time.monotonic() + self._initialization_timeout
+        if len(self._tasks) > 1:
+            self._rendezvous(deadline)
         try:
             distributed.start(
                 coordinator,
                 len(self._tasks),
                 self._process_id,
                 bind_address=coordinator,
-                initialization_timeout=self._initialization_timeout,
+                initialization_timeout=max(5, int(deadline - time.monotonic()) + 1),
                 heartbeat_timeout=self._heartbeat_timeout,
             )
         except distributed.RuntimeStartError as e:
@@ -315,6 +334,83 @@ class Server:
         self._started = True
         with _servers_lock:
             _SERVERS[self.target] = self
+
+    def _rendezvous(self, deadline: float) -> None:
+        """Wait until every task has started, on the coordinator's address, before starting
+        the JAX runtime: jax ends the process (a fatal log) when its own start times out,
+        where a missing task must be a ``DeadlineExceededError`` naming it.
+
+        Task 0 listens on its address (the JAX service binds it next) and, once every other
+        task has said hello, tells them to go; the others retry connecting until then."""
+        host, port = _split(self._tasks[0][2])
+        me = self.task_name(self._process_id)
+        if self._process_id == 0:
+            peers: dict[int, socket.socket] = {}
+            with socket.socket(_family(host), socket.SOCK_STREAM) as listener:
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    listener.bind((host, port))
+                except OSError as e:
+                    raise errors.UnavailableError(None, None, f"Server {me}: cannot listen on {host}:{port}: {e}") from None
+                listener.listen(len(self._tasks))
+                try:
+                    while len(peers) < len(self._tasks) - 1:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            missing = [self.task_name(p) for p in range(1, len(self._tasks)) if p not in peers]
+                            raise errors.DeadlineExceededError(
+                                None,
+                                None,
+                                f"Server {me}: {', '.join(missing)} did not connect within "
+                                f"{self._initialization_timeout} s; start every task of the cluster",
+                            )
+                        listener.settimeout(min(left, 0.5))
+                        try:
+                            conn, _ = listener.accept()
+                        except TimeoutError:
+                            continue
+                        conn.settimeout(max(0.1, deadline - time.monotonic()))
+                        try:
+                            hello = conn.recv(64).decode("ascii", "replace").split()
+                        except OSError:
+                            conn.close()
+                            continue
+                        if len(hello) == 2 and hello[0] == "flowir" and hello[1].isdigit():
+                            old = peers.pop(int(hello[1]), None)
+                            if old is not None:
+                                old.close()
+                            peers[int(hello[1])] = conn
+                        else:
+                            conn.close()
+                    for conn in peers.values():
+                        conn.sendall(b"go\n")
+                    # The peers close first, so no connection of this port lingers here.
+                    for conn in peers.values():
+                        with contextlib.suppress(OSError):
+                            conn.settimeout(2.0)
+                            conn.recv(8)
+                finally:
+                    for conn in peers.values():
+                        conn.close()
+            return
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise errors.DeadlineExceededError(
+                    None,
+                    None,
+                    f"Server {me}: the coordinator {self.task_name(0)} at {host}:{port} did not answer within "
+                    f"{self._initialization_timeout} s; start every task of the cluster",
+                )
+            try:
+                with socket.create_connection((host, port), timeout=min(left, 1.0)) as conn:
+                    conn.sendall(f"flowir {self._process_id}\n".encode("ascii"))
+                    conn.settimeout(max(0.1, deadline - time.monotonic()))
+                    if conn.recv(8).startswith(b"go"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
 
     def join(self) -> None:
         """Block until the process ends, as TF's ``server.join()`` (the parameter-server loop).
@@ -326,8 +422,6 @@ class Server:
     @staticmethod
     def create_local_server(config: ConfigProto | None = None, start: bool = True) -> Server:
         """A one-task cluster on a free port of 127.0.0.1 (TF's ``Server.create_local_server``)."""
-        import socket
-
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]

@@ -710,7 +710,8 @@ class Saver:
         Raises ``ValueError`` if the parent directory is missing, ``TypeError`` if ``sess``
         is no ``Session``, ``errors.FailedPreconditionError`` for an uninitialized variable,
         ``OSError`` (``ENOSPC`` ...) from writing; a failed save leaves earlier checkpoints
-        and the index as they were.
+        and the index as they were. In a session on a ``tf.train.Server``'s target only the
+        chief (task 0) writes; the other tasks return the same prefix and write nothing.
         """
         self.build()
         if not isinstance(sess, Session):
@@ -726,13 +727,18 @@ class Saver:
         else:
             prefix = save_path
         parent = os.path.dirname(os.path.abspath(prefix))
-        if not os.path.isdir(parent):
+        # In a cluster only the chief writes (as TF's MonitoredTrainingSession); every task
+        # still runs the same reads, so the tasks' runs stay in step.
+        chief = sess.is_chief
+        if chief and not os.path.isdir(parent):
             raise ValueError(f"Parent directory of {save_path} doesn't exist, can't save.")
         if self._is_empty:
             return None
         if sess.graph is not self._graph:
             raise ValueError("The session's graph is not the graph of the saver's variables")
         values = sess.run([e.snapshot for e in self._entries])
+        if not chief:
+            return prefix
         _write_weights(
             prefix + DATA_SUFFIX,
             {e.key: np.asarray(v, dtype=e.feed.dtype.base_dtype.ir.numpy) for e, v in zip(self._entries, values)},

@@ -241,7 +241,9 @@ class Session:
     process with batch N*b. Runs are then bounded by ``RunOptions(timeout_in_ms=...)`` or the
     config's ``operation_timeout_in_ms``: past it ``errors.DeadlineExceededError`` names the
     tasks that did not answer, and the session is closed (the stalled step still holds its
-    variables). A task that dies makes the others' runs raise ``errors.UnavailableError``.
+    variables). A task that dies makes the others' runs raise ``errors.UnavailableError`` at
+    once; JAX's runtime then ends them after the server's heartbeat timeout (a job does not
+    outlive a task), so a handler has that long to save what it needs.
     Unseeded random ops draw the same numbers on every task (the session seed is fixed), so
     replicated variables start equal. Programs with summaries (strings) are not supported.
     """
@@ -312,6 +314,12 @@ class Session:
     @property
     def sess_str(self) -> str:
         return "" if self._server is None else self._server.target
+
+    @property
+    def is_chief(self) -> bool:
+        """Whether this session writes checkpoints: ``True`` unless it runs on a server's
+        cluster as a task other than the first (the chief)."""
+        return self._server is None or self._server.is_chief
 
     @property
     def backend(self) -> Any:
@@ -551,8 +559,7 @@ class Session:
 
             others = [p for p in range(self._server.num_processes) if p != self._server.process_id]
             late = distributed.lagging_tasks(count, others)
-            dead = distributed.dead_tasks(others)
-            names = [self._server.task_name(p) + (" (dead)" if p in dead else "") for p in late or dead]
+            names = [self._server.task_name(p) for p in late]
             who = f"; no answer from {', '.join(names)}" if names else "; every task started it"
         message = f"the data-parallel run did not finish within {timeout * 1000:.0f} ms (waited {waited:.1f} s){who}"
         self._closed = True
@@ -864,7 +871,7 @@ def _as_config(config: Any) -> ConfigProto:
             raise ValueError(f"Session config: {e}") from None
     out = ConfigProto()
     for name in ("intra_op_parallelism_threads", "inter_op_parallelism_threads", "allow_soft_placement",
-                 "log_device_placement", "operation_timeout_in_ms"):
+                 "log_device_placement", "operation_timeout_in_ms", "data_parallel"):
         setattr(out, name, type(getattr(out, name))(getattr(config, name, getattr(out, name))))
     out.device_count = {str(k): int(v) for k, v in dict(getattr(config, "device_count", {})).items()}
     gpu = getattr(config, "gpu_options", None)

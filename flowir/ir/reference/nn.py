@@ -30,7 +30,15 @@ def _softmax(shifted: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _log_softmax(shifted: np.ndarray, axis: int) -> np.ndarray:
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    # log(sum(exp)) is log(k + rest) with k maxima contributing exactly 1 each: computed as
+    # log(k) + log1p(rest / k), so the result for a dominant logit (-log(1 + 1e-4)) keeps its
+    # digits instead of losing them to rounding sum(exp) near 1.
+    top = shifted == 0
+    e = np.exp(np.where(top, -np.inf, shifted))
+    k = np.sum(top, axis=axis, keepdims=True).astype(shifted.dtype)
+    rest = np.sum(e, axis=axis, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return shifted - (np.log(k) + np.log1p(rest / k))
 
 
 UNARY: dict[type[Operation], Callable[[np.ndarray], np.ndarray]] = {
