@@ -14,7 +14,7 @@ from flowir.ir.core import BlockArgument, Graph, Operation, Value
 from flowir.ir.errors import FlowirError
 from flowir.ir.location import UNKNOWN_LOC, Location
 
-__all__ = ["extract_subgraph", "clone_graph"]
+__all__ = ["extract_subgraph", "clone_graph", "needed_ops"]
 
 
 def extract_subgraph(
@@ -74,6 +74,21 @@ def clone_graph(graph: Graph) -> tuple[Graph, dict[Value, Value]]:
     if ret is not None:
         new.set_return(_copy_op(ret, mapping))
     return new, mapping
+
+
+def needed_ops(graph: Graph, outputs: Iterable[Value]) -> list[Operation]:
+    """The ops of ``graph`` that ``outputs`` reach through operands and control dependencies,
+    in program order; graph inputs end the walk."""
+    needed: set[Operation] = set()
+    stack = list(outputs)
+    while stack:
+        op = stack.pop().owner
+        if op is None or op in needed:
+            continue
+        needed.add(op)
+        stack.extend(op.operands)
+        stack.extend(op.control_deps)
+    return sorted(needed, key=graph.order_key)
 
 
 def _needed_ops(outputs: Iterable[Value], fed: dict[Value, Value]) -> set[Operation]:

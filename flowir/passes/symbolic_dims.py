@@ -40,8 +40,9 @@ import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from flowir.ir.core import BlockArgument, Graph, Operation, Trait, Value
+from flowir.ir.core import Graph, Operation, Trait, Value
 from flowir.ir.errors import FlowirError
+from flowir.ir.transforms import needed_ops
 from flowir.ir.types import ResourceType, TensorType, Type
 
 __all__ = ["Sym", "SymbolicDims", "symbolic_dims"]
@@ -331,23 +332,8 @@ def symbolic_dims(graph: Graph, outputs: Sequence[Value] | None = None) -> Symbo
     dims = SymbolicDims()
     for arg in graph.inputs:
         dims._witness[arg] = dims._witness_of(arg.type)
-    ops: Iterable[Operation] = graph.ops if outputs is None else _needed_in_order(graph, outputs)
+    ops: Iterable[Operation] = graph.ops if outputs is None else needed_ops(graph, outputs)
     for op in ops:
         dims._visit(op)
     return dims
 
-
-def _needed_in_order(graph: Graph, outputs: Sequence[Value]) -> list[Operation]:
-    needed: set[Operation] = set()
-    stack = list(outputs)
-    while stack:
-        v = stack.pop()
-        if isinstance(v, BlockArgument):
-            continue
-        op = v.owner
-        if op is None or op in needed:
-            continue
-        needed.add(op)
-        stack.extend(op.operands)
-        stack.extend(op.control_deps)
-    return sorted(needed, key=graph.order_key)

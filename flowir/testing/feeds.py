@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from flowir.ir.core import BlockArgument, Graph, Operation, Value, get_op_class
 from flowir.ir.errors import FlowirError
 from flowir.ir.ops.core import Placeholder
+from flowir.ir.transforms import needed_ops
 from flowir.ir.types import TensorType, Type
 from flowir.passes.symbolic_dims import Sym, symbolic_dims
 from flowir.testing.strategies import arrays_for
@@ -125,7 +126,7 @@ class FeedPlan:
 
     @classmethod
     def build(cls, graph: Graph, outputs: Sequence[Value]) -> FeedPlan:
-        ops = _needed_ops(graph, outputs)
+        ops = needed_ops(graph, outputs)
         placeholders = [op.results[0] for op in ops if type(op) is Placeholder]
         dims = symbolic_dims(graph, outputs)
         shapes = {v: dims.shape(v) for v in placeholders}
@@ -165,20 +166,6 @@ class FeedPlan:
                     return False
                 types[r] = t
         return True
-
-
-def _needed_ops(graph: Graph, outputs: Sequence[Value]) -> list[Operation]:
-    needed: set[Operation] = set()
-    stack = list(outputs)
-    while stack:
-        v = stack.pop()
-        op = v.owner
-        if op is None or op in needed:
-            continue
-        needed.add(op)
-        stack.extend(op.operands)
-        stack.extend(op.control_deps)
-    return sorted(needed, key=graph.order_key)
 
 
 def _index_bounds(

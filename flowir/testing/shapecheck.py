@@ -37,9 +37,10 @@ from hypothesis import strategies as st
 
 from flowir.ir.core import Operation, Trait, Value
 from flowir.ir.dtypes import DType, dtype_of
+from flowir.ir.transforms import needed_ops
 from flowir.ir.types import ResourceType, TensorType
 from flowir.testing.checks import TOLERANCES
-from flowir.testing.feeds import _needed_ops, feeds_for, resolve_fetches
+from flowir.testing.feeds import feeds_for, resolve_fetches
 
 __all__ = ["check_shapes", "ShapeCheckError", "ShapeCheckReport", "DEFAULT_BACKENDS"]
 
@@ -121,7 +122,7 @@ class _Check:
         self.frontend = frontend
         self.names = [frontend._tensor_of(v).name if v.owner is not None else str(v) for v in self.values]
         self.fetches = [frontend._tensor_of(v) for v in self.values]
-        ops = _needed_ops(self.graph, self.values)
+        ops = needed_ops(self.graph, self.values)
         self.random = _random_dependent(ops, self.values)
         needed = set(ops)
         variables = [
@@ -226,7 +227,7 @@ class _OnnxRunner:
 def _placeholders_of(check: _Check) -> list[Any]:
     from flowir.ir.ops.core import Placeholder
 
-    ops = _needed_ops(check.graph, check.values)
+    ops = needed_ops(check.graph, check.values)
     return [check.frontend._tensor_of(op.results[0]) for op in ops if type(op) is Placeholder]
 
 
