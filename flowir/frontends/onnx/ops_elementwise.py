@@ -44,6 +44,7 @@ _UNARY: dict[str, str] = {
     "Floor": "math.floor",
     "Ceil": "math.ceil",
     "Round": "math.round",
+    "BitwiseNot": "math.bitwise_not",
 }
 
 _BINARY: dict[str, str] = {
@@ -59,6 +60,9 @@ _BINARY: dict[str, str] = {
     "And": "math.logical_and",
     "Or": "math.logical_or",
     "Xor": "math.logical_xor",
+    "BitwiseAnd": "math.bitwise_and",
+    "BitwiseOr": "math.bitwise_or",
+    "BitwiseXor": "math.bitwise_xor",
 }
 
 
