@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
 from typing import Any
 
 import numpy as np
@@ -285,3 +287,13 @@ def test_matmul_shapes_fit_the_matmul_type_rule(m: Any) -> None:
     result = MatMul.create(a, b, loc=None).result.type
     assert np.matmul(np.zeros(m.concrete_a), np.zeros(m.concrete_b)).shape == m.concrete_result
     assert result.is_compatible_with(TensorType(DType.float32, m.concrete_result))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["flowir.passes.symbolic_dims", "flowir.testing.feeds", "flowir.testing.shapecheck", "flowir.frontends.graph.building"],
+)
+def test_doctests(name: str) -> None:
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0

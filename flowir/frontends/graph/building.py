@@ -331,9 +331,22 @@ def _placeholder_shape(shape: Any) -> tuple[int | None, ...] | None:
 
 
 def placeholder(dtype: Any, shape: Any = None, name: str | None = None) -> Tensor:
-    """A tensor that every ``Session.run`` needing it must feed.
+    """A tensor that every ``Session.run`` needing it must feed (``tf.placeholder``).
 
-    ``shape=None`` is unknown rank; ``None`` or ``-1`` dims take any size.
+    ``dtype``: a flowir/TF dtype (``tf.float32``) or a numpy dtype. ``shape``: a list whose
+    ``None`` (or ``-1``) dims take any size at run time (``[None, 784]``: any batch of
+    784-vectors); ``None`` (the default) is unknown rank. ``name``: the op's name in the
+    current name scope (made unique). A run that needs the placeholder without feeding it
+    raises ``errors.InvalidArgumentError``; a fed value of another shape, ``ValueError``.
+
+    >>> import numpy as np
+    >>> import flowir as tf
+    >>> with tf.Graph().as_default():
+    ...     x = tf.placeholder(tf.float32, [None, 3], name="x")
+    ...     y = x * 2.0
+    ...     with tf.Session(backend="numpy") as sess:
+    ...         print(x.shape, sess.run(y, feed_dict={x: np.ones((1, 3))}))
+    (?, 3) [[2. 2. 2.]]
     """
     dt = as_dtype(dtype).base_dtype
     ty = TensorType(dt.ir, _placeholder_shape(shape))
