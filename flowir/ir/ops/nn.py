@@ -415,6 +415,15 @@ class ConvWindow(WindowOp):
         return shape[0], shape[1], shape[2:]
 
 
+def _conv_operands(tx: TensorType, tw: TensorType) -> tuple[DType, int | None]:
+    """The dtype and rank shared by a convolution's input and filter (``None``: unknown)."""
+    dt = same_dtype(tx, tw, what="x and w")
+    require_dtypes(tx, FLOATS, "x")
+    if tx.rank is not None and tw.rank is not None and tx.rank != tw.rank:
+        raise ShapeError(f"x {format_shape(tx.shape)} and w {format_shape(tw.shape)} must have one rank")
+    return dt, tx.rank if tx.rank is not None else tw.rank
+
+
 @register_op
 class Conv(ConvWindow):
     """N-D convolution (cross-correlation, as TF's and ONNX's ``Conv``) of ``x`` with ``w``.
@@ -434,14 +443,10 @@ class Conv(ConvWindow):
 
     def infer_type(self, x: Type, w: Type) -> TensorType:
         tx, tw = tensor(x, "x"), tensor(w, "w")
-        dt = same_dtype(tx, tw, what="x and w")
-        require_dtypes(tx, FLOATS, "x")
-        rank = tx.rank if tx.rank is not None else tw.rank
+        dt, rank = _conv_operands(tx, tw)
         if rank is None:
             self.check_conv_attributes(None)
             return TensorType(dt, None)
-        if tx.rank is not None and tw.rank is not None and tx.rank != tw.rank:
-            raise ShapeError(f"x {format_shape(tx.shape)} and w {format_shape(tw.shape)} must have one rank")
         self.check_conv_attributes(rank - 2)
         if tx.shape is None or tw.shape is None:
             return TensorType(dt, (None,) * rank)
@@ -498,14 +503,10 @@ class ConvTranspose(ConvWindow):
 
     def infer_type(self, x: Type, w: Type) -> TensorType:
         tx, tw = tensor(x, "x"), tensor(w, "w")
-        dt = same_dtype(tx, tw, what="x and w")
-        require_dtypes(tx, FLOATS, "x")
-        rank = tx.rank if tx.rank is not None else tw.rank
+        dt, rank = _conv_operands(tx, tw)
         if rank is None:
             self.check_conv_attributes(None)
             return TensorType(dt, None)
-        if tx.rank is not None and tw.rank is not None and tx.rank != tw.rank:
-            raise ShapeError(f"x {format_shape(tx.shape)} and w {format_shape(tw.shape)} must have one rank")
         self.check_transpose(rank - 2)
         if tx.shape is None or tw.shape is None:
             return TensorType(dt, (None,) * rank)
