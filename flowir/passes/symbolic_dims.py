@@ -37,7 +37,7 @@ Shapes only: a run the type rules accept may still fail on values (a gather's in
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from flowir.ir.core import Graph, Operation, Trait, Value
@@ -45,7 +45,7 @@ from flowir.ir.errors import FlowirError
 from flowir.ir.transforms import needed_ops
 from flowir.ir.types import ResourceType, TensorType, Type
 
-__all__ = ["Sym", "SymbolicDims", "symbolic_dims"]
+__all__ = ["Sym", "SymbolicDims", "bind_proven_sizes", "symbolic_dims"]
 
 #: Symbol k is the witness size ``_BASE + k * _STRIDE``: far above any real dim, and spaced so
 #: that ``s - 1`` or ``s + 2`` (a slice, a pad) is never another symbol; sums and products of
@@ -83,6 +83,9 @@ class SymbolicDims:
         self._witness: dict[Value, Type] = {}
         self._parent: list[int] = []
         self._bound: dict[int, int] = {}
+        #: Roots bound to a static size that the rule would also have accepted as 1 or 0 (a
+        #: broadcast against 7: the dim is 7 or 1), which ``exact_shape`` does not report.
+        self._loose: set[int] = set()
         self._ids: dict[int, int] = {}
         self.unresolved: list[Operation] = []
 
@@ -128,10 +131,19 @@ class SymbolicDims:
         k = self._index(d)
         return k is not None and k < len(self._parent)
 
-    def _apply(self, subst: dict[int, int]) -> None:
+    def _apply(self, subst: dict[int, int], loose: frozenset[int] = frozenset()) -> None:
         """Record that symbol witness ``s`` equals ``d`` (a symbol or a static size) for each
-        item of ``subst``."""
+        item of ``subst``; for the witnesses in ``loose``, a static ``d`` or 1."""
         for s, d in subst.items():
+            is_loose = s in loose
+            # A symbol already bound loosely (7 or 1) that a rule now binds exactly.
+            k = self._index(s)
+            if k is not None and k < len(self._parent):
+                r = self._find(k)
+                if r in self._loose:
+                    if not is_loose and self._canon(d) == self._bound.get(r):
+                        self._loose.discard(r)
+                    is_loose = True
             s, d = self._canon(s), self._canon(d)  # type: ignore[assignment]
             if s == d:
                 continue
@@ -144,6 +156,8 @@ class SymbolicDims:
                 self._parent[root] = self._find(self._index(d))  # type: ignore[arg-type]
             else:
                 self._bound[root] = d
+                if is_loose:
+                    self._loose.add(root)
 
     # -- queries --------------------------------------------------------------------------------
 
@@ -156,6 +170,30 @@ class SymbolicDims:
             return None
         out: list[Dim] = []
         for d in ty.shape:
+            c = self._canon(d)
+            if self._is_symbol(c):
+                k = self._index(c)  # type: ignore[arg-type]
+                out.append(Sym(self._ids.setdefault(k, len(self._ids))))  # type: ignore[arg-type]
+            else:
+                out.append(c)  # type: ignore[arg-type]
+        return tuple(out)
+
+    def exact_shape(self, value: Value) -> tuple[Dim, ...] | None:
+        """Like ``shape``, but a static size appears for a wildcard dim only where the rules
+        prove the dim is exactly that size; a dim proven to be that size *or 1* (a broadcast
+        operand) keeps its symbol."""
+        ty = self._witness.get(value)
+        if type(ty) is ResourceType:
+            ty = ty.value_type
+        if type(ty) is not TensorType or ty.shape is None:
+            return None
+        out: list[Dim] = []
+        for d in ty.shape:
+            k = self._index(d) if d is not None and d >= _BASE else None
+            if k is not None and k < len(self._parent) and self._find(k) in self._loose:
+                root = self._find(k)
+                out.append(Sym(self._ids.setdefault(root, len(self._ids))))
+                continue
             c = self._canon(d)
             if self._is_symbol(c):
                 k = self._index(c)  # type: ignore[arg-type]
@@ -238,9 +276,9 @@ class SymbolicDims:
             if subst is None:
                 self.unresolved.append(op)
             else:
-                necessary, standins = self._split(op, types, subst)
+                necessary, standins, loose = self._split(op, types, subst)
                 inferred = self._probe(op, [_substitute(t, {**necessary, **standins}) for t in types])
-                self._apply(necessary)
+                self._apply(necessary, loose)
         for i, r in enumerate(op.results):
             got = inferred[i] if inferred is not None and i < len(inferred) else None
             self._witness[r] = self._settle(r.type, got)
@@ -263,19 +301,30 @@ class SymbolicDims:
         aligned = self._aligned(shapes)
         if aligned:
             candidates.append(aligned)
+        # Last: symbols that can only be 1 (wildcards against static 1s under a rule that
+        # does not broadcast).
+        candidates += [{s: 1} for s in syms]
+        aligned_ones = self._aligned(shapes, ones=True)
+        if aligned_ones and aligned_ones != aligned:
+            candidates.append(aligned_ones)
         for subst in candidates[:_MAX_TRIES]:
             if self._probe(op, [_substitute(t, subst) for t in types]) is not None:
                 return subst
         return None
 
-    def _split(self, op: Operation, types: Sequence[Type], subst: dict[int, int]) -> tuple[dict[int, int], dict[int, int]]:
+    def _split(
+        self, op: Operation, types: Sequence[Type], subst: dict[int, int]
+    ) -> tuple[dict[int, int], dict[int, int], frozenset[int]]:
         """Split an accepted substitution into the equalities the rule requires and the ones
         it merely tolerates. An entry ``s -> d`` is required unless the rule also accepts ``s``
         as another small size (2, 3 or 5; never 1, which broadcasting accepts anywhere): a
         conv kernel dim that must not exceed the input is not thereby equal to it. Tolerated
-        entries become stand-in sizes for this op's probe only."""
+        entries become stand-in sizes for this op's probe only. The third result lists the
+        required entries binding a static size that the rule would also accept as 1 or 0
+        (a broadcast, a slice no longer than the size)."""
         necessary: dict[int, int] = {}
         standins: dict[int, int] = {}
+        loose: set[int] = set()
         for s, d in subst.items():
             rest = {k: v for k, v in subst.items() if k != s and k not in standins}
             for size in (2, 3, 5):
@@ -284,16 +333,24 @@ class SymbolicDims:
                     break
             else:
                 necessary[s] = d
-        return necessary, standins
+        for s, d in necessary.items():
+            if self._is_symbol(d):
+                continue
+            rest = {k: v for k, v in necessary.items() if k != s}
+            for size in (0, 1):
+                if size != d and self._probe(op, [_substitute(t, {**rest, **standins, s: size}) for t in types]) is not None:
+                    loose.add(s)
+                    break
+        return necessary, standins, frozenset(loose)
 
-    def _aligned(self, shapes: Sequence[tuple[int | None, ...]]) -> dict[int, int]:
+    def _aligned(self, shapes: Sequence[tuple[int | None, ...]], ones: bool = False) -> dict[int, int]:
         """The substitution equating the dims of ``shapes`` at each position from the right
-        (numpy broadcasting's alignment), ignoring 1s; each symbol maps to the position's
-        static size if it has one, else to its first symbol."""
+        (numpy broadcasting's alignment), ignoring 1s unless ``ones``; each symbol maps to the
+        position's static size if it has one, else to its first symbol."""
         subst: dict[int, int] = {}
         longest = max((len(s) for s in shapes), default=0)
         for pos in range(1, longest + 1):
-            column = [s[-pos] for s in shapes if len(s) >= pos and s[-pos] is not None and s[-pos] != 1]
+            column = [s[-pos] for s in shapes if len(s) >= pos and s[-pos] is not None and (ones or s[-pos] != 1)]
             statics = [d for d in column if not self._is_symbol(d)]
             syms = [d for d in column if self._is_symbol(d)]
             if not syms or len(set(statics)) > 1:
@@ -321,19 +378,70 @@ def _substitute(ty: Type, subst: dict[int, int]) -> Type:
     return TensorType(ty.dtype, tuple(subst.get(d, d) if d is not None else None for d in ty.shape))  # type: ignore[arg-type]
 
 
-def symbolic_dims(graph: Graph, outputs: Sequence[Value] | None = None) -> SymbolicDims:
+def symbolic_dims(
+    graph: Graph, outputs: Sequence[Value] | None = None, *, known: Mapping[Value, Sequence[Dim]] | None = None
+) -> SymbolicDims:
     """Analyse the ops that ``outputs`` need (default: every op of ``graph``), in program
     order, and return which wildcard dims are provably equal.
 
-    Graph inputs and input ops (placeholders) get one fresh symbol per wildcard dim; every
-    other op's results get the symbols its type rule derives from its operands' witnesses.
-    Nothing in ``graph`` changes.
+    Graph inputs and input ops (placeholders) get one fresh symbol per wildcard dim, or, for
+    the values in ``known``, the shapes given there (a static size, or a ``Sym`` shared by
+    every dim given the same one: facts an earlier analysis proved); every other op's results
+    get the symbols its type rule derives from its operands' witnesses. Nothing in ``graph``
+    changes.
     """
     dims = SymbolicDims()
+    seeds: dict[Sym, int] = {}
+
+    def witness(v: Value) -> Type:
+        shape = known.get(v) if known else None
+        ty = v.type
+        inner = ty.value_type if type(ty) is ResourceType else ty
+        if shape is None or type(inner) is not TensorType or inner.shape is None or len(shape) != len(inner.shape):
+            return dims._witness_of(ty)
+        w = tuple(
+            d if d is not None else (seeds.setdefault(k, dims._fresh()) if type(k) is Sym else k)  # type: ignore[misc]
+            for d, k in zip(inner.shape, shape)
+        )
+        out = TensorType(inner.dtype, w)
+        return ResourceType(out) if type(ty) is ResourceType else out
+
     for arg in graph.inputs:
-        dims._witness[arg] = dims._witness_of(arg.type)
+        dims._witness[arg] = witness(arg)
     ops: Iterable[Operation] = graph.ops if outputs is None else needed_ops(graph, outputs)
     for op in ops:
+        if known and Trait.INPUT in op.traits and any(r in known for r in op.results):
+            for r in op.results:
+                dims._witness[r] = witness(r)
+            continue
         dims._visit(op)
     return dims
 
+
+def bind_proven_sizes(graph: Graph, values: Sequence[Value]) -> dict[Value, tuple[Dim, ...]]:
+    """Give each of ``values`` (graph inputs, placeholders) the static sizes the analysis
+    proves its wildcard dims to have (``exact_shape``: logits of shape ``[None]`` that a loss
+    matches against labels of shape ``[1]``), refine the types downstream (shape inference),
+    and return each value's symbolic shape. Changes ``graph`` in place: for a copy about to be
+    exported or compiled, where a consumer (an ONNX model's inputs) should see the sizes
+    every accepted run has.
+    """
+    from flowir.passes.shape_inference import infer_shapes
+
+    analysis = symbolic_dims(graph)
+    known: dict[Value, tuple[Dim, ...]] = {}
+    changed = False
+    for v in values:
+        sym = analysis.exact_shape(v)
+        if sym is None:
+            continue
+        known[v] = sym
+        ty = v.type
+        if type(ty) is TensorType and ty.shape is not None:
+            shape = tuple(d if d is not None or type(k) is not int else k for d, k in zip(ty.shape, sym))
+            if shape != ty.shape:
+                v.type = TensorType(ty.dtype, shape)
+                changed = True
+    if changed:
+        infer_shapes(graph)
+    return known

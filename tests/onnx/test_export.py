@@ -31,8 +31,10 @@ from flowir.ir import ops as O  # noqa: E402
 from flowir.ir.core import Trait  # noqa: E402
 from flowir.ir.dtypes import dtype_of  # noqa: E402
 from flowir.ir.reference import evaluate  # noqa: E402
+from flowir.ir.transforms import clone_graph  # noqa: E402
 from flowir.passes import PassManager  # noqa: E402
 from flowir.passes.legalize import LEGALIZE_RULES, LegalizePass  # noqa: E402
+from flowir.passes.symbolic_dims import bind_proven_sizes  # noqa: E402
 from flowir.testing import TOLERANCES, assert_results_match, generatable_ops, generated_graphs  # noqa: E402
 from tests.onnx.ort_support import missing_kernels  # noqa: E402
 
@@ -203,13 +205,17 @@ def test_random_graphs_of_every_dtype_pass_the_checker_and_strict_inference(case
     model = _export(g, feeds)
     onnx.checker.check_model(model, full_check=True)
     inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
-    for out, v in zip(inferred.graph.output, g.outputs):
+    # flowir's rules may prove a wildcard input dim to have one size (a loss matching it
+    # against a static dim); the exporter fixes it, and so the sizes downstream.
+    bound, mapping = clone_graph(g)
+    bind_proven_sizes(bound, [mapping[v] for v in _inputs(g)])
+    for out, v, b in zip(inferred.graph.output, g.outputs, bound.outputs):
         dims = out.type.tensor_type.shape.dim
         assert len(dims) == len(v.type.shape)
-        for d, e in zip(dims, v.type.shape):
+        for d, e, k in zip(dims, v.type.shape, b.type.shape):
             if e is not None:
                 assert d.dim_value == e
-            elif d.HasField("dim_value") and not case.variables:
+            elif d.HasField("dim_value") and not case.variables and d.dim_value != k:
                 # (A frozen variable fixes the sizes of what it feeds.)
                 pytest.fail(f"output {out.name}: a wildcard dim exported as the fixed size {d.dim_value}")
 
@@ -239,6 +245,18 @@ def _train(sess, model, steps: int = 3, batch: int = 32, seed: int = 0) -> None:
 
 def _dims(value_info) -> list:
     return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
+
+
+def test_a_wildcard_that_a_loss_matches_against_a_static_dim_exports_as_that_size() -> None:
+    # TF's losses do not broadcast: logits of shape [None] against labels [1] can only be [1];
+    # the ONNX ops the loss decomposes into would broadcast, so the exporter says so itself.
+    with tf.Graph().as_default() as g:
+        logits = tf.placeholder(tf.float32, [None], name="logits")
+        loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.constant([1.0]), logits=logits)
+        both = tf.abs(logits, name="both") + tf.reduce_sum(loss)
+    model = flowir.onnx.export(g, [logits], [loss, both])
+    assert _dims(model.graph.input[0]) == [1]
+    assert [_dims(o) for o in model.graph.output] == [[1], [1]]
 
 
 def test_batch_dim_of_input_and_logits_share_one_name_and_io_keep_user_names() -> None:

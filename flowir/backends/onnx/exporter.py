@@ -318,7 +318,7 @@ def export_graph(
     from flowir.ir.verifier import verify
     from flowir.passes.legalize import LegalizePass
     from flowir.passes.prune import PruneDeadNodesPass
-    from flowir.passes.symbolic_dims import symbolic_dims
+    from flowir.passes.symbolic_dims import bind_proven_sizes, symbolic_dims
 
     opset = check_opset(opset)
     inputs, outputs = list(inputs), list(outputs)
@@ -348,9 +348,16 @@ def export_graph(
         if op is not None and op.control_deps:
             op.set_control_deps([])
     sub = PruneDeadNodesPass().run(sub).graph
+    # Twice: before legalization the catalog ops' own rules (a loss's labels and logits have
+    # one shape) prove more about the inputs than the broadcasting ONNX ops they decompose
+    # into; after it, every value the model names gets its symbols from those facts.
+    inputs_known = None
+    if dynamic_dims:
+        inputs_known = bind_proven_sizes(sub, sub.inputs)
     sub = LegalizePass(legal=_legal, target="onnx").run(sub).graph
     sub = PruneDeadNodesPass().run(sub).graph
     verify(sub)
+    dims = symbolic_dims(sub, known=inputs_known) if dynamic_dims else None
 
     for what, values, names_ in (("input", sub.inputs, in_names), ("output", sub.outputs, out_names)):
         for v, n in zip(values, names_):
@@ -360,7 +367,6 @@ def export_graph(
                     "known rank; give the tensor a shape (a placeholder's shape, a reshape)"
                 )
 
-    dims = symbolic_dims(sub) if dynamic_dims else None
     ctx = ExportContext(opset)
     names: dict[Value, str | None] = {}
     dim_names: dict[Any, str] = {}
@@ -371,7 +377,7 @@ def export_graph(
         if ty.shape is None:
             shape = None
         else:
-            sym = dims.shape(v) if dims is not None else None
+            sym = dims.exact_shape(v) if dims is not None else None
             shape = []
             for axis, d in enumerate(ty.shape):
                 if d is not None:
@@ -381,9 +387,9 @@ def export_graph(
                 else:
                     s = sym[axis]
                     if isinstance(s, int):
-                        # The analysis binds a wildcard that broadcasts against a size to it,
-                        # but the value may as well be 1 there: no name, and no size.
-                        shape.append(None)
+                        # Every run flowir accepts has this size here (a wildcard that a
+                        # same-shape rule matches against a static dim).
+                        shape.append(s)
                     else:
                         shape.append(dim_names.setdefault(s, f"{name}_dim{axis}"))
         return helper.make_tensor_type_proto(onnx_dtype(ty.dtype), shape)
