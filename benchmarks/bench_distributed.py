@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/bench_distributed.py [--batches 100,1000] [--steps 50] [--json FILE]
+    python benchmarks/bench_distributed.py --quick     # batch 100, 20 steps: a quick check
 
 Configurations, each in fresh subprocesses on 127.0.0.1: 1 process x 1 device (a plain
 session), 1 process x 4 devices (``ConfigProto(data_parallel=True)`` with
@@ -108,6 +109,7 @@ def main() -> None:
     parser.add_argument("--batches", default="100,1000")
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--quick", action="store_true", help="batch 100 only, 20 steps")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, default=100, help=argparse.SUPPRESS)
     parser.add_argument("--task", type=int, default=0, help=argparse.SUPPRESS)
@@ -116,6 +118,8 @@ def main() -> None:
     if args.child:
         child(args.child, args.batch, args.steps, args.task, args.ports)
         return
+    if args.quick:
+        args.batches, args.steps = "100", 20
     rows = []
     print(f"{'config':>12} {'batch/task':>10} {'step ms':>9} {'samples/s':>10}")
     for batch in (int(b) for b in args.batches.split(",")):

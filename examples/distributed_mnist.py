@@ -4,7 +4,8 @@ Every worker runs this same program. ``tf.train.Server`` joins the cluster (JAX'
 multi-process runtime; worker 0 coordinates), and ``tf.Session(server.target)`` trains the
 tutorial MLP with each worker feeding its own batches: the step averages the gradients of all
 workers' rows, so two workers with batches of 100 train as one process with batches of 200.
-Only worker 0 writes the checkpoint.
+Only worker 0 writes the checkpoint and the TensorBoard events (the loss summary is computed
+on every worker, beside the training step; the other workers' ``FileWriter`` writes nothing).
 
 Two workers on one machine (two terminals, or ``&``)::
 
@@ -55,16 +56,18 @@ def main() -> None:
 
     tf.set_random_seed(0)
     model = mnist_mlp.build_model()
+    loss_summary = tf.summary.scalar("loss", model.loss)
     saver = tf.train.Saver()
     config = tf.ConfigProto(operation_timeout_in_ms=60_000)  # a stalled worker: DeadlineExceededError
-    with tf.Session(server.target, config=config) as sess:
+    os.makedirs(args.logdir, exist_ok=True)
+    with tf.Session(server.target, config=config) as sess, tf.summary.FileWriter(args.logdir, sess.graph) as writer:
         sess.run(model.init)
         for step in range(1, args.steps + 1):
             xs, ys = next_batch()
-            _, loss = sess.run([model.train_step, model.loss], {model.x: xs, model.labels: ys})
+            _, loss, summary = sess.run([model.train_step, model.loss, loss_summary], {model.x: xs, model.labels: ys})
+            writer.add_summary(summary, step)
             if step % 50 == 0 and server.is_chief:
                 print(f"step {step}: loss {loss:.4f} (over all workers' rows)")
-        os.makedirs(args.logdir, exist_ok=True)
         path = saver.save(sess, os.path.join(args.logdir, "model.ckpt"), global_step=args.steps)
         if server.is_chief:
             print(f"checkpoint: {path}")

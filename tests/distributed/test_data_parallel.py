@@ -3,6 +3,8 @@ several-device and several-process cases run in subprocesses, ``test_multiproces
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -67,14 +69,56 @@ def test_plain_sessions_ignore_timeouts():
         assert sess.run(tf.constant(2.0) * 3, options=tf.RunOptions(timeout_in_ms=1)) == 6.0
 
 
-def test_summaries_are_not_data_parallel():
-    g = tf.Graph()
-    with g.as_default():
-        x = tf.placeholder(tf.float32, [None], name="x")
-        s = tf.summary.scalar("mean", tf.reduce_mean(x))
-        with tf.Session(config=DP) as sess:
-            with pytest.raises(tf.errors.UnimplementedError, match="cannot run ops on strings"):
-                sess.run(s, {x: np.ones(4, np.float32)})
+def test_summaries_run_beside_the_data_parallel_step():
+    """Host ops (summaries, string feeds and fetches) run data-parallel too: the summary holds
+    the fetched loss, and the step trains as a plain session's does."""
+    from tensorboard.compat.proto import summary_pb2
+
+    xs, ys = worker.batches(2, 8)
+    runs = []
+    for config in (None, DP):
+        g = tf.Graph()
+        m = _model(g)
+        with g.as_default():
+            merged = tf.summary.merge([tf.summary.scalar("loss", m.loss), tf.summary.histogram("inputs", m.x)])
+            note = tf.placeholder(tf.string, [None], name="note")
+            with tf.Session(config=config) as sess:
+                sess.run(m.init)
+                out = [sess.run([merged, m.loss, m.train_step], {m.x: xs[i], m.labels: ys[i]})[:2] for i in range(2)]
+                assert list(sess.run(note, {note: ["a", "bc"]})) == [b"a", b"bc"]
+        runs.append([(summary_pb2.Summary.FromString(s), loss) for s, loss in out])
+    for (summary, loss), (plain_summary, plain_loss) in zip(*reversed(runs)):
+        values = {v.tag: v for v in summary.value}
+        assert values["loss"].simple_value == pytest.approx(float(loss), rel=1e-6)
+        assert loss == pytest.approx(plain_loss, rel=1e-6)
+        assert values["inputs"].histo.num == 8 * 784
+        assert values["inputs"].histo == {v.tag: v for v in plain_summary.value}["inputs"].histo
+
+
+def test_file_writers_of_other_tasks_write_nothing(tmp_path, monkeypatch):
+    from flowir.frontends.graph import distributed
+
+    with tf.Graph().as_default() as g:
+        summary = tf.summary.scalar("x", tf.constant(1.0))
+        with tf.Session() as sess:
+            value = sess.run(summary)
+        server = tf.train.Server({"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "worker", 1, start=False)
+        monkeypatch.setitem(distributed._SERVERS, server.target, server)
+        assert not distributed.is_chief_process()
+        with tf.summary.FileWriter(str(tmp_path / "task1"), g) as writer:
+            writer.add_summary(value, 1)
+            writer.add_graph(g)
+            writer.flush()
+            assert writer.event_file is None and writer.get_logdir() == str(tmp_path / "task1")
+        writer.reopen()
+        writer.add_summary(value, 2)
+        writer.close()
+        assert not (tmp_path / "task1").exists()
+        monkeypatch.delitem(distributed._SERVERS, server.target)
+        assert distributed.is_chief_process()
+        with tf.summary.FileWriter(str(tmp_path / "task0")) as writer:
+            writer.add_summary(value, 1)
+        assert [p.name for p in (tmp_path / "task0").iterdir()] == [Path(writer.event_file).name]
 
 
 def test_task_device_strings_are_recorded_and_noticed_once():
@@ -96,3 +140,22 @@ def test_task_device_strings_are_recorded_and_noticed_once():
             with warnings.catch_warnings():
                 warnings.simplefilter("error")
                 sess.run(y * 1.0, {x: np.ones((4, 2), np.float32)})
+
+
+def test_host_values_feed_device_ops():
+    """A host op's result read by device ops is uploaded replicated; in a cluster, one computed
+    from this task's rows of a batch feed differs between tasks and is refused."""
+    from flowir.backends.jax import distributed
+
+    g = tf.Graph()
+    with g.as_default():
+        words = tf.placeholder(tf.string, [None], name="words")
+        hits = tf.reduce_sum(tf.cast(tf.equal(words, "a"), tf.float32), name="hits")
+        with tf.Session(config=DP) as sess:
+            assert sess.run(hits, {words: ["a", "b", "a"]}) == 2.0
+    with g.as_default(), tf.Session(config=DP) as sess:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(distributed, "process_count", lambda: 2)
+            with pytest.raises(tf.errors.UnimplementedError, match="across 2 processes computes math.equal") as e:
+                sess.run(hits * 2.0, {words: ["a", "b"]})
+    assert "from this process's rows of a batch feed" in str(e.value)

@@ -2,7 +2,9 @@
 
 Modes:
 - ``train``: join the two-task cluster, train the MNIST MLP data-parallel on this task's half
-  of each global batch (``batches``), save the final parameters to ``OUT`` (``.npz``);
+  of each global batch (``batches``), then run ``cluster_checks`` (summaries written by the
+  chief, placeholders placed on a task), save the final parameters and the checks' values to
+  ``OUT`` (``.npz``);
 - ``die``: as ``train``, but task 1 exits abruptly before step 3; task 0 records the error;
 - ``stall``: as ``train``, but task 1 sleeps before step 3; task 0 runs step 3 with a 3 s
   timeout and records the error;
@@ -101,6 +103,81 @@ def train(
             return dict(zip(names, sess.run(tf.trainable_variables())))
 
 
+#: ``cluster_checks``: steps, rows per task and features of its linear model.
+CHECK_STEPS, CHECK_ROWS, CHECK_FEATURES = 3, 4, 3
+
+
+def check_batches(tasks: int) -> np.ndarray:
+    """The global batches of ``cluster_checks``: ``CHECK_STEPS`` x ``CHECK_ROWS * tasks`` rows."""
+    rng = np.random.default_rng(SEED + 1)
+    return rng.random((CHECK_STEPS, CHECK_ROWS * tasks, CHECK_FEATURES), dtype=np.float32)
+
+
+def build_check_model() -> Any:
+    """A linear model whose training step is fetched with a merged summary of the loss (a
+    replicated device value), the weights, and the fed batch (read on the host directly)."""
+    import flowir as tf
+
+    x = tf.placeholder(tf.float32, [None, CHECK_FEATURES], name="x")
+    w = tf.Variable(tf.fill([CHECK_FEATURES, 1], 0.5), name="w")
+    loss = tf.reduce_mean(tf.square(tf.matmul(x, w) - 1.0))
+    train_step = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    tf.summary.scalar("loss", loss)
+    tf.summary.histogram("weights", w)
+    tf.summary.histogram("inputs", x)
+    return x, loss, train_step, tf.summary.merge_all(), tf.global_variables_initializer()
+
+
+def cluster_checks(target: str, task: int, tasks: int, logdir: str) -> dict[str, np.ndarray]:
+    """Train ``build_check_model`` for ``CHECK_STEPS`` on this task's rows, fetching the merged
+    summary with every step and writing it with a ``FileWriter`` to ``logdir/task<i>`` (only
+    the chief's writes a file); then fetch placeholders placed on task 1: ``shift`` (dynamic
+    shape) fed by every task with its own value, ``scale`` (static shape) fed by task 1 only;
+    one placed on each task's own task (each task's own rows), and one placed on the other
+    task, which the tasks disagree on. Returns the fetched losses, the placed values and the
+    disagreement's error."""
+    import os
+
+    import flowir as tf
+
+    xs = check_batches(tasks)
+    lo, hi = task * CHECK_ROWS, (task + 1) * CHECK_ROWS
+    with tf.Graph().as_default():
+        x, loss, train_step, merged, init = build_check_model()
+        with tf.device("/job:worker/task:1"):
+            shift = tf.placeholder(tf.float32, [None], name="shift")
+            scale = tf.placeholder(tf.float32, [2], name="scale")
+        with tf.device(f"/job:worker/task:{task}"):  # TF1's replica_device_setter pattern
+            own = tf.placeholder(tf.float32, [None], name="own")
+        with tf.device(f"/job:worker/task:{tasks - 1 - task}"):
+            swapped = tf.placeholder(tf.float32, [2], name="swapped")
+        placed = [shift + tf.reduce_sum(x) * 0.0, scale * 2.0]
+        losses = []
+        with tf.Session(target) as sess, tf.summary.FileWriter(os.path.join(logdir, f"task{task}"), sess.graph) as writer:
+            sess.run(init)
+            for step in range(CHECK_STEPS):
+                summary, value, _ = sess.run([merged, loss, train_step], {x: xs[step, lo:hi]})
+                writer.add_summary(summary, step)
+                losses.append(value)
+            feed = {x: xs[0, lo:hi], shift: np.full(3, 10.0 * (task + 1), np.float32)}
+            if task == 1:
+                feed[scale] = np.float32([1.5, -2.0])
+            got_shift, got_scale = sess.run(placed, feed)
+            got_own = sess.run(own * 2.0, {own: np.float32([1.0, 2.0]) + 2 * task})
+            try:
+                sess.run(swapped * 2.0, {swapped: np.float32([1.0, 2.0])})
+                disagreement = ""
+            except tf.errors.InvalidArgumentError as e:
+                disagreement = str(e)
+    return {
+        "check_losses": np.array(losses),
+        "check_shift": got_shift,
+        "check_scale": got_scale,
+        "check_own": got_own,
+        "check_disagreement": np.array(disagreement),
+    }
+
+
 def _at_step_3(action: Callable[[], Any]) -> Callable[[int], None]:
     def before_step(step: int) -> None:
         if step == 3:
@@ -114,6 +191,28 @@ def _record(out: str, e: BaseException, start: float) -> None:
         json.dump({"error": type(e).__name__, "message": str(e), "seconds": time.perf_counter() - start}, f)
 
 
+def local_checks(target: str, out: str) -> None:
+    """On a one-task cluster (job ``localhost``): a placeholder placed on its task is this
+    process's value, one placed on a task the cluster lacks is an error naming both; the
+    results go to ``OUT`` with ``.json`` for ``.npz``."""
+    import flowir as tf
+
+    with tf.Graph().as_default():
+        with tf.device("/job:localhost/task:0"):
+            mine = tf.placeholder(tf.float32, [None], name="mine")
+        with tf.device("/job:worker/task:0"):
+            missing = tf.placeholder(tf.float32, [2], name="missing")
+        with tf.Session(target) as sess:
+            value = sess.run(mine * 2.0, {mine: np.float32([1, 2, 3])})
+            try:
+                sess.run(missing * 2.0, {missing: np.float32([1, 2])})
+                error = ""
+            except tf.errors.InvalidArgumentError as e:
+                error = str(e)
+    with open(out.replace(".npz", ".json"), "w") as f:
+        json.dump({"mine": value.tolist(), "missing": error}, f)
+
+
 def main() -> None:
     mode, task, ports, out = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(","), sys.argv[4]
     import flowir as tf
@@ -123,6 +222,7 @@ def main() -> None:
         assert server.target.startswith("grpc://127.0.0.1:") and server.num_processes == 1
         params = train({"target": server.target}, 0, 1, steps=5)
         np.savez(out, **{k.replace("/", "__"): v for k, v in params.items()})
+        local_checks(server.target, out)
         return
     cluster = tf.train.ClusterSpec({"worker": [f"127.0.0.1:{p}" for p in ports]})
     start = time.perf_counter()
@@ -159,6 +259,9 @@ def main() -> None:
             run_options=options,
             checkpoint=checkpoint,
         )
+        if mode == "train":
+            logdir = os.path.join(os.path.dirname(out), "events")
+            params.update(cluster_checks(server.target, task, len(ports), logdir))
     except Exception as e:
         _record(out, e, start)
         os._exit(0)

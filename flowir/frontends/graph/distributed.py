@@ -36,7 +36,7 @@ from typing import Any
 from flowir.frontends.graph import errors
 from flowir.frontends.graph.config import ConfigProto
 
-__all__ = ["ClusterSpec", "Server", "ServerDef", "server_for_target"]
+__all__ = ["ClusterSpec", "Server", "ServerDef", "server_for_target", "is_chief_process"]
 
 #: The job whose tasks come first in the process order, as TF's chief does.
 CHIEF_JOB = "chief"
@@ -219,6 +219,15 @@ def server_for_target(target: str) -> Server:
     return server
 
 
+def is_chief_process() -> bool:
+    """Whether this process writes what a cluster writes once (event files, checkpoints):
+    ``True`` unless it started a ``Server`` that is not its cluster's chief (task 0). A
+    process serves one task, so its started server says which task it is; nothing of jax is
+    imported or asked."""
+    with _servers_lock:
+        return all(server.is_chief for server in _SERVERS.values())
+
+
 class Server:
     """One task of a cluster, on JAX's multi-process runtime (TF's ``tf.train.Server``).
 
@@ -282,6 +291,7 @@ class Server:
 
     @property
     def server_def(self) -> ServerDef:
+        """The ``ServerDef`` this server was built from: cluster, job, task, protocol and default config."""
         return self._server_def
 
     @property
@@ -291,6 +301,7 @@ class Server:
 
     @property
     def num_processes(self) -> int:
+        """The number of tasks in the cluster (processes of the JAX runtime)."""
         return len(self._tasks)
 
     @property

@@ -34,7 +34,7 @@ from flowir.ir.core import Value
 from flowir.ir.dtypes import DType
 from flowir.ir.types import ResourceType, TensorType
 
-__all__ = ["EventFileWriter", "graph_def", "event_file_name", "TF_DTYPES"]
+__all__ = ["EventFileWriter", "DiscardingEventWriter", "graph_def", "event_file_name", "TF_DTYPES"]
 
 logger = logging.getLogger("flowir.summary")
 
@@ -139,6 +139,7 @@ class EventFileWriter:
 
     @property
     def closed(self) -> bool:
+        """Whether ``close()`` was called; a closed writer takes no more events."""
         return self._closed
 
     def add(self, make_event: Callable[[], Any]) -> None:
@@ -235,6 +236,33 @@ class EventFileWriter:
         e = self._error
         if e is not None:
             raise OSError(f"writing events to {self.path!r} failed: {e}") from e
+
+
+class DiscardingEventWriter:
+    """An ``EventFileWriter`` that writes nothing and creates no file: the writer of a task that
+    is not the chief of its cluster. Events are accepted and dropped; ``path`` is ``None``."""
+
+    path = None
+
+    def __init__(self) -> None:
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` was called."""
+        return self._closed
+
+    def add(self, make_event: Callable[[], Any]) -> None:
+        """Drop one event; ``RuntimeError`` once closed, as ``EventFileWriter``."""
+        if self._closed:
+            raise RuntimeError("the event writer is closed")
+
+    def flush(self) -> None:
+        """Nothing to write."""
+
+    def close(self) -> None:
+        """Accept no more events."""
+        self._closed = True
 
 
 # --------------------------------------------------------------------------------------------

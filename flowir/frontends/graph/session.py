@@ -48,7 +48,7 @@ from flowir.frontends.graph import errors
 from flowir.frontends.graph._batching import NotRowwiseError, batched_outputs
 from flowir.frontends.graph.config import ConfigProto, GPUOptions, RunMetadata, RunOptions
 from flowir.frontends.graph.dtypes import tf_type_string
-from flowir.frontends.graph.graph import Graph, _pop, _push, get_default_graph
+from flowir.frontends.graph.graph import DeviceSpec, Graph, _pop, _push, get_default_graph
 from flowir.frontends.graph.tensor import Operation, Tensor
 from flowir.ir.core import Trait
 from flowir.ir.errors import DTypeError, FlowirError, ShapeError, UnsupportedOpError
@@ -147,7 +147,10 @@ class _Plan:
     """What one (backend, fetches, feed keys) combination needs on every run: the resolved
     fed tensors and their numpy dtypes, and the compiled runs per feed shapes."""
 
-    __slots__ = ("feeds", "np_dtypes", "targets", "slots", "string_slots", "entries", "signature", "batch_feeds", "unpaddable", "padded_fetches")
+    __slots__ = (
+        "feeds", "np_dtypes", "targets", "slots", "string_slots", "entries", "signature", "batch_feeds", "unpaddable",
+        "padded_fetches", "order", "fills", "sources",
+    )
 
     def __init__(self) -> None:
         self.signature = FetchSignature((), ())
@@ -165,6 +168,14 @@ class _Plan:
         self.slots: list[int | None] = []
         self.string_slots: frozenset[int] = frozenset()
         self.entries: dict[tuple[tuple[int, ...], ...], _Entry] = {}
+        #: Data-parallel runs with placeholders placed on a task: for each program feed, the
+        #: index of its value in the feed_dict (``None``: left out here, ``fills`` has it);
+        #: ``None`` when the feeds are the feed_dict's, in order.
+        self.order: tuple[int | None, ...] | None = None
+        self.fills: dict[int, np.ndarray] = {}
+        #: Per program feed placed on a task: the process whose value every task uses, and
+        #: how errors name the feed.
+        self.sources: dict[int, tuple[int, str]] = {}
 
 
 class _Entry:
@@ -229,8 +240,18 @@ class Session:
     ``allow_soft_placement`` is True (an op placed on a missing device runs on the CPU).
     ``batch_buckets``: ``True`` pads fed batches up to the next power of two, a sequence of
     sizes pads up to the next of them (larger batches run as they are); see the module
-    docstring for when padding applies. Use as a context manager (which also makes the
-    session and its graph the defaults) or call ``close()``.
+    docstring for when padding applies. ``backend``: a name from ``flowir.backends.available()``
+    (``"numpy"``, ``"jax"`` ...); default ``jax`` when installed, else ``numpy``. ``backend`` and
+    ``batch_buckets`` are flowir's; TF 1.15's ``Session`` has neither. Use as a context manager
+    (which also makes the session and its graph the defaults) or call ``close()``.
+
+    >>> import flowir as tf
+    >>> with tf.Graph().as_default():
+    ...     x = tf.placeholder(tf.float32, [None, 2], name="x")
+    ...     total = tf.reduce_sum(x, axis=1)
+    ...     with tf.Session(backend="numpy") as sess:
+    ...         sess.run(total, feed_dict={x: [[1.0, 2.0], [3.0, 4.0]]})
+    array([3., 7.], dtype=float32)
 
     Data parallelism (jax backend): with a server's target, or ``ConfigProto(data_parallel=
     True)`` for the devices of this process, every run is one SPMD program over all devices
@@ -245,7 +266,16 @@ class Session:
     once; JAX's runtime then ends them after the server's heartbeat timeout (a job does not
     outlive a task), so a handler has that long to save what it needs.
     Unseeded random ops draw the same numbers on every task (the session seed is fixed), so
-    replicated variables start equal. Programs with summaries (strings) are not supported.
+    replicated variables start equal. Summaries (ops on strings) run on every task's host from
+    its copy of the replicated values, so a summary of the loss or the weights is the same
+    everywhere, but one that reads a fed batch directly sees this task's own rows (as TF1's
+    chief summarised its own batch); only the chief's ``FileWriter`` writes. A placeholder
+    that every task's graph places on one task k (``tf.device("/job:worker/task:k")``) is not
+    split: every task uses the value task k fed (broadcast each run, after checking that every
+    task feeds the same shape); the other tasks may leave it out when its shape is static. One
+    that each task places on its own task (TF1's ``replica_device_setter`` pattern) is each
+    task's own data, as if unplaced. With
+    ``batch_buckets``, a padded batch is rounded up to divide over this process's devices.
     """
 
     def __init__(
@@ -292,6 +322,7 @@ class Session:
                 allow_soft_placement=self._config.allow_soft_placement, device_count=self._config.device_count
             )
         self._buckets = _as_buckets(batch_buckets)
+        self._rows_per_device: int | None = None
         self._compile_counts: dict[FetchSignature, int] = {}
         self._state: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -305,14 +336,21 @@ class Session:
 
     @property
     def graph(self) -> Graph:
+        """The ``Graph`` this session runs."""
         return self._graph
 
     @property
     def graph_def(self) -> Any:
+        """A snapshot of the session's graph, ``graph.as_graph_def()``.
+
+        TF 1.15 returns a ``GraphDef`` protobuf; flowir's ``GraphDef`` lists the ops as ``node`` and
+        prints as the textual IR.
+        """
         return self._graph.as_graph_def()
 
     @property
     def sess_str(self) -> str:
+        """The session's target: ``""`` in-process, else the server's ``"grpc://host:port"``."""
         return "" if self._server is None else self._server.target
 
     @property
@@ -404,12 +442,15 @@ class Session:
         plan = cache.get(plan_key)
         if plan is None:
             plan = cache[plan_key] = self._make_plan(leaves, keys)
-        arrays = []
-        for i, v in enumerate(values):
-            dt = plan.np_dtypes[i]
-            if type(v) is not _ndarray or (v.dtype is not dt and v.dtype != dt):
-                v = self._convert_feed(plan.feeds[i], v, dt)
-            arrays.append(v)
+        if plan.order is None:
+            arrays = []
+            for i, v in enumerate(values):
+                dt = plan.np_dtypes[i]
+                if type(v) is not _ndarray or (v.dtype is not dt and v.dtype != dt):
+                    v = self._convert_feed(plan.feeds[i], v, dt)
+                arrays.append(v)
+        else:
+            arrays = self._ordered_feeds(plan, values)
         timeout = self._timeout(options) if self._data_parallel else None
         padded = None
         if self._buckets is not None and plan.batch_feeds and plan.unpaddable is None:
@@ -591,6 +632,10 @@ class Session:
         if rows <= 0:
             return None
         size = _bucket(self._buckets, rows)  # type: ignore[arg-type]
+        if size is not None and self._data_parallel:
+            # A data-parallel batch must divide over this process's devices: round the bucket up.
+            multiple = self._rows_multiple()
+            size = -(-size // multiple) * multiple
         if size is None or size == rows:
             return None
         out = list(arrays)
@@ -598,6 +643,15 @@ class Session:
             a = arrays[i]
             out[i] = np.concatenate((a, np.repeat(a[-1:], size - rows, axis=0)))
         return rows, out
+
+    def _rows_multiple(self) -> int:
+        """What a data-parallel batch feed's rows per process must be a multiple of: the
+        number of this process's devices in the mesh."""
+        if self._rows_per_device is None:
+            from flowir.backends.jax.sharded import local_mesh_size
+
+            self._rows_per_device = local_mesh_size(self._backend)
+        return self._rows_per_device
 
     def _convert_feed(self, t: Tensor, value: Any, dt: np.dtype) -> np.ndarray:
         """``value`` as an array of ``t``'s dtype, converting only where no value changes kind
@@ -696,7 +750,151 @@ class Session:
         dims = [t.shape.as_list() if t.shape.ndims else None for t in plan.feeds]
         plan.batch_feeds = tuple(i for i, d in enumerate(dims) if d and d[0] is None)
         plan.signature = FetchSignature(tuple(names), tuple(t.name for t in plan.feeds))
+        if self._data_parallel:
+            self._place_task_feeds(plan)
         return plan
+
+    def _place_task_feeds(self, plan: _Plan) -> None:
+        """Give the placeholders placed on a task (``/job:worker/task:1``) that ``plan`` reads
+        the value that task feeds (see ``Session``): not split along the batch, broadcast from
+        the task's process, fed last in name order (every task's program has the same inputs),
+        and filled with zeros on the tasks that leave them out."""
+        on_task = {
+            op.outputs[0]
+            for op in self._graph.get_operations()
+            if type(op._ir) is Placeholder and op.device and DeviceSpec.from_string(op.device).task is not None
+        }
+        if not on_task:
+            return
+        fed = {t: j for j, t in enumerate(plan.feeds)}
+        unfed = [t for t in self._unfed_placeholders(plan) if t in on_task]
+        placed = {t: self._task_process(t.op) for t in [*(t for t in plan.feeds if t in on_task), *unfed]}
+        me = self._server.process_id if self._server is not None else 0
+        placed = self._agree_on_sources(placed, me)
+        if not placed:
+            return
+        left_out = [t for t in unfed if placed[t] != me]
+        for t in left_out:
+            if not t.shape.is_fully_defined():
+                raise errors.InvalidArgumentError(
+                    t.op.node_def, t.op,
+                    f"placeholder {t.op.name!r} is placed on {t.op.device!r}, so every task uses the value that task "
+                    f"feeds; this task may leave it out only when its shape is static, and it is {t.shape}: feed a "
+                    "value of the shape the other task feeds here too (its values are not used), or give the "
+                    "placeholder a full shape",
+                )
+        tasks = sorted([t for t in plan.feeds if t in placed] + left_out, key=lambda t: t.name)
+        for t in tasks:
+            if t.dtype.ir.numpy.kind == "O":
+                raise errors.UnimplementedError(
+                    t.op.node_def, t.op,
+                    f"placeholder {t.op.name!r} is placed on {t.op.device!r}: string values cannot be broadcast "
+                    "from one task to the others; create it outside the task's tf.device block",
+                )
+        feeds = [t for t in plan.feeds if t not in placed] + tasks
+        order = tuple(fed.get(t) for t in feeds)
+        if order != tuple(range(len(plan.feeds))):
+            plan.order = order
+        plan.feeds = feeds
+        plan.np_dtypes = [t.dtype.ir.numpy for t in feeds]
+        first = len(feeds) - len(tasks)
+        plan.fills = {}
+        for k, t in enumerate(tasks, first):
+            plan.sources[k] = (placed[t], f"placeholder {t.op.name!r} (placed on {t.op.device!r})")
+            if order[k] is None:
+                fill = np.zeros(t.shape.as_list(), t.dtype.ir.numpy)
+                fill.flags.writeable = False
+                plan.fills[k] = fill
+        dims = [t.shape.as_list() if t.shape.ndims else None for t in feeds[:first]]
+        plan.batch_feeds = tuple(i for i, d in enumerate(dims) if d and d[0] is None)
+        plan.signature = FetchSignature(plan.signature.fetches, tuple(t.name for t in feeds))
+
+    def _agree_on_sources(self, placed: dict[Tensor, int], me: int) -> dict[Tensor, int]:
+        """The placeholders of ``placed`` that take one task's value on every task.
+
+        Every task builds its own graph (TF1's between-graph replication), so one placement
+        can mean two things, told apart by what all tasks say (one small collective per plan):
+        every task naming the same task k (``with tf.device("/job:worker/task:0")`` around a
+        placeholder in the shared program) selects k's value for all; every task naming itself
+        (``replica_device_setter(worker_device="/job:worker/task:%d" % task_index)`` around the
+        whole model, as the TF1 tutorial does) is each task's own data, fed and split along the
+        batch like an unplaced placeholder. Anything else is an error naming the placeholder.
+        """
+        processes = self._server.num_processes if self._server is not None else 1
+        if not placed or processes == 1:
+            # One process (task 0): the value fed here, whole, on every device.
+            return placed
+        from flowir.backends.jax.sharded import gather_from_processes
+
+        order = sorted(placed, key=lambda t: t.name)
+        everyone = gather_from_processes(self._backend, np.array([placed[t] for t in order], dtype=np.int64))
+        shared: dict[Tensor, int] = {}
+        for k, t in enumerate(order):
+            column = everyone[:, k].tolist()
+            if len(set(column)) == 1:
+                shared[t] = column[0]
+            elif column != list(range(processes)):
+                named = ", ".join(f"task {self._server.task_name(p)} names {self._server.task_name(c)}" for p, c in enumerate(column))  # type: ignore[union-attr]
+                raise errors.InvalidArgumentError(
+                    t.op.node_def,
+                    t.op,
+                    f"placeholder {t.op.name!r} is placed on different tasks by different tasks ({named}): place it on "
+                    "one task in every task's graph to use that task's value everywhere, or on each task's own task "
+                    "(or on none) to feed each task's own rows",
+                )
+        return shared
+
+    def _task_process(self, op: Operation) -> int:
+        """The process of the task a placeholder is placed on (its device names a task);
+        ``errors.InvalidArgumentError`` when the task is not in the cluster."""
+        spec = DeviceSpec.from_string(op.device)
+        task = spec.task or 0
+        server = self._server
+        if server is None:
+            if task == 0:
+                return 0
+            raise errors.InvalidArgumentError(
+                op.node_def, op,
+                f"placeholder {op.name!r} is placed on {op.device!r}, but this data-parallel session runs in one "
+                "process, which is task 0; place it on task 0 or on no task, or run it on a tf.train.Server's target",
+            )
+        cluster = server.server_def.cluster
+        try:
+            return cluster.process_id(spec.job or server.server_def.job_name, task)
+        except ValueError:
+            raise errors.InvalidArgumentError(
+                op.node_def, op,
+                f"placeholder {op.name!r} is placed on {op.device!r}, which is no task of the cluster "
+                f"{cluster.as_dict()}: placing a placeholder on a task selects the task whose fed value every task uses",
+            ) from None
+
+    def _unfed_placeholders(self, plan: _Plan) -> list[Tensor]:
+        """The placeholders that ``plan``'s fetches read and its feeds do not give."""
+        from flowir.ir.transforms import extract_subgraph
+
+        graph = self._graph
+        cut = [t._value for t in plan.feeds] + [t._value for t in graph._session_provided if t not in plan.feeds]
+        try:
+            with graph._lock:
+                program_graph, _ = extract_subgraph(graph.ir_graph, plan.targets, cut)
+        except (FlowirError, ValueError):
+            return []  # compiling reports it
+        ops = (graph._ops_by_name.get(op.user_name or "") for op in program_graph.ops if type(op) is Placeholder)
+        return [op.outputs[0] for op in ops if op is not None]
+
+    def _ordered_feeds(self, plan: _Plan, values: list[Any]) -> list[np.ndarray]:
+        """The feed_dict's ``values`` converted and in the program's order (``plan.order``),
+        with the left-out placeholders' fills."""
+        arrays = []
+        for k, j in enumerate(plan.order):  # type: ignore[arg-type]
+            if j is None:
+                arrays.append(plan.fills[k])
+                continue
+            v, dt = values[j], plan.np_dtypes[k]
+            if type(v) is not _ndarray or (v.dtype is not dt and v.dtype != dt):
+                v = self._convert_feed(plan.feeds[k], v, dt)
+            arrays.append(v)
+        return arrays
 
     def _compile(self, plan: _Plan, arrays: list[np.ndarray], shapes: tuple[tuple[int, ...], ...]) -> _Entry:
         """Compile and cache the run of ``plan`` for feeds of ``shapes``."""
@@ -710,6 +908,8 @@ class Session:
             program = _program(program_graph, len(arrays) + len(used), signature, len(plan.targets))
             if self._data_parallel:
                 executable = self._backend.compile_data_parallel(program, plan.batch_feeds)  # type: ignore[attr-defined]
+                if plan.sources:
+                    executable.broadcast_feeds(plan.sources)
             else:
                 executable = self._backend.compile(program)
         except errors.OpError:

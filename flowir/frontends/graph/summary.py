@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from flowir.frontends.graph.building import convert_to_tensor, make_op
-from flowir.frontends.graph.event_writer import EventFileWriter
+from flowir.frontends.graph.distributed import is_chief_process
+from flowir.frontends.graph.event_writer import DiscardingEventWriter, EventFileWriter
 from flowir.frontends.graph.event_writer import graph_def as _to_graph_def
 from flowir.frontends.graph.graph import GraphKeys, add_to_collection, get_collection, name_scope
 from flowir.frontends.graph.tensor import Tensor
@@ -194,6 +195,11 @@ class FileWriter:
     them and flushes every ``flush_secs``). ``flush()`` returns when everything added before it
     is on disk; ``close()`` flushes and closes the file (``reopen()`` starts a new one). Also a
     context manager that closes on exit.
+
+    In a cluster only the chief writes, as TF1's ``MonitoredTrainingSession``: in a process
+    whose ``tf.train.Server`` is not task 0 (create the server first), the writer accepts
+    every call (``add_summary``, ``add_graph``, ``flush``, ``close`` ...) and writes no file
+    (``event_file`` is ``None``), so every task can run the same program.
     """
 
     def __init__(
@@ -212,7 +218,7 @@ class FileWriter:
         self._max_queue = max_queue
         self._flush_secs = flush_secs
         self._suffix = filename_suffix or ""
-        self._writer = EventFileWriter(self._logdir, max_queue, flush_secs, self._suffix)
+        self._writer = self._open()
         #: Tags whose plugin metadata was written once; later values omit it (as TF).
         self._seen_tags: set[str] = set()
         self._warned_closed = False
@@ -225,9 +231,14 @@ class FileWriter:
         """The directory the event file is in."""
         return self._logdir
 
+    def _open(self) -> EventFileWriter | DiscardingEventWriter:
+        if not is_chief_process():
+            return DiscardingEventWriter()
+        return EventFileWriter(self._logdir, self._max_queue, self._flush_secs, self._suffix)
+
     @property
-    def event_file(self) -> str:
-        """The path of the event file being written."""
+    def event_file(self) -> str | None:
+        """The path of the event file being written (``None`` on a task that is not the chief)."""
         return self._writer.path
 
     def _add(self, make: Any) -> None:
@@ -318,7 +329,7 @@ class FileWriter:
     def reopen(self) -> None:
         """After ``close()``: start a new event file in the same directory."""
         if self._writer.closed:
-            self._writer = EventFileWriter(self._logdir, self._max_queue, self._flush_secs, self._suffix)
+            self._writer = self._open()
             self._warned_closed = False
 
     def __enter__(self) -> FileWriter:
