@@ -28,6 +28,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.enviro
 
 
 def pytest_addoption(parser) -> None:
+    """Register ``--update-golden`` (pytest hook)."""
     from tests import golden_support
 
     golden_support.pytest_addoption_golden(parser)

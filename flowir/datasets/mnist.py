@@ -226,18 +226,22 @@ class DataSet:
 
     @property
     def images(self) -> np.ndarray:
+        """All images, in their original order (``float32 [N, 784]`` by default)."""
         return self._images
 
     @property
     def labels(self) -> np.ndarray:
+        """All labels, in the images' order."""
         return self._labels
 
     @property
     def num_examples(self) -> int:
+        """The number of examples, ``N``."""
         return self._num_examples
 
     @property
     def epochs_completed(self) -> int:
+        """How many full passes ``next_batch`` has made over the data."""
         return self._epochs_completed
 
     def next_batch(self, batch_size: int, shuffle: bool = True) -> tuple[np.ndarray, np.ndarray]:

@@ -23,6 +23,7 @@ class AttrKind:
     name = "any"
 
     def check(self, value: Any) -> Any:
+        """``value`` in this kind's normal form; ``ValueError`` if it is not of the kind (the base kind takes anything)."""
         return value
 
 
@@ -164,4 +165,5 @@ def attr_key(value: Any) -> Any:
 
 
 def attr_equal(a: Any, b: Any) -> bool:
+    """Whether two attribute values are equal (arrays by dtype, shape and contents; nan equals nan)."""
     return attr_key(a) == attr_key(b)

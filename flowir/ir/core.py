@@ -107,6 +107,7 @@ class Value:
 
     @property
     def has_uses(self) -> bool:
+        """Whether any op reads this value (as an operand or a control dependency)."""
         return bool(self.uses)
 
     @property
@@ -496,10 +497,12 @@ class Operation:
         return n.rpartition("/")[0]
 
     def has_trait(self, trait: Trait) -> bool:
+        """Whether the op's class declares ``trait``."""
         return trait in self.traits
 
     @property
     def is_pure(self) -> bool:
+        """Whether the op has ``Trait.PURE`` (no side effects: it may be folded, deduplicated or pruned)."""
         return Trait.PURE in self.traits
 
     def attr_items(self) -> list[tuple[str, Any]]:
@@ -516,6 +519,7 @@ class Operation:
         return tuple((k, attr_key(a[k])) for k in sorted(a))
 
     def get_attr(self, key: str) -> Any:
+        """The value of attribute ``key``, its default when unset; ``KeyError`` if the op declares no such attribute."""
         d = self.ATTRS.get(key)
         if d is None:
             raise KeyError(f"{self.name} has no attribute {key!r}")
@@ -550,11 +554,16 @@ class Operation:
         self._add_uses()
 
     def add_control_dep(self, value: Value) -> None:
+        """Make the op wait for ``value``'s op (no-op if it already does)."""
         if value not in self.control_deps:
             self.control_deps.append(value)
             value.uses[(self, -len(self.control_deps))] = None
 
     def set_attr(self, key: str, value: Any) -> None:
+        """Set attribute ``key`` to ``value``, normalised by its kind; setting the default unsets it.
+
+        ``KeyError`` if the op declares no attribute ``key``; ``ValueError`` for a value not of its kind.
+        """
         d = self.ATTRS.get(key)
         if d is None:
             raise KeyError(f"{self.name} has no attribute {key!r}")
@@ -662,6 +671,7 @@ class Graph:
     # -- inputs and outputs -----------------------------------------------------------------
 
     def add_input(self, ty: Type, name: str | None = None, location: Location = UNKNOWN_LOC) -> BlockArgument:
+        """Append a graph input of type ``ty`` named ``name``; returns it."""
         arg = BlockArgument(ty, self, len(self.inputs), name, location)
         self.inputs.append(arg)
         return arg
@@ -676,14 +686,17 @@ class Graph:
 
     @property
     def return_op(self) -> Operation | None:
+        """The terminator holding the outputs (``flowir.return``), ``None`` before outputs are set."""
         return self._return
 
     @property
     def outputs(self) -> list[Value]:
+        """The output values in order (empty without a return op)."""
         return list(self._return.operands) if self._return is not None else []
 
     @property
     def output_names(self) -> list[str | None]:
+        """One name per output, ``None`` for an unnamed one."""
         if self._return is None:
             return []
         names = [n or None for n in self._return.attributes.get("names", ())]
@@ -732,6 +745,7 @@ class Graph:
             op = nxt
 
     def ops_reversed(self) -> Iterator[Operation]:
+        """The ops in reverse program order (terminator excluded); safe against erasing the current op."""
         op = self._last
         while op is not None:
             prv = op._prev
@@ -740,10 +754,12 @@ class Graph:
 
     @property
     def first_op(self) -> Operation | None:
+        """The first op in program order, ``None`` for an empty graph."""
         return self._first
 
     @property
     def last_op(self) -> Operation | None:
+        """The last op in program order (not the terminator), ``None`` for an empty graph."""
         return self._last
 
     def append(self, op: Operation) -> Any:
@@ -784,6 +800,7 @@ class Graph:
         return op
 
     def insert_after(self, anchor: Operation, op: Operation) -> Any:
+        """Put ``op`` right after ``anchor``; returns ``op``. ``ValueError`` if ``anchor`` is in another graph."""
         if anchor._next is None:
             if anchor.graph is not self:
                 raise ValueError("anchor op is not in this graph")

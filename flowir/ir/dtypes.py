@@ -38,30 +38,37 @@ class DType(enum.Enum):
 
     @property
     def short(self) -> str:
+        """The short IR name (``f32``, ``i64``, ``i1`` for bool)."""
         return self.value
 
     @property
     def is_floating(self) -> bool:
+        """Whether this is a floating-point type (f16, bf16, f32, f64)."""
         return self in _FLOATS
 
     @property
     def is_integer(self) -> bool:
+        """Whether this is an integer type, signed or unsigned (bool is not)."""
         return self in _INTS
 
     @property
     def is_signed(self) -> bool:
+        """Whether values can be negative: the floats and signed integers."""
         return self in _FLOATS or self in _SIGNED
 
     @property
     def is_numeric(self) -> bool:
+        """Whether this is a float or integer type (not bool or string)."""
         return self in _FLOATS or self in _INTS
 
     @property
     def is_bool(self) -> bool:
+        """Whether this is ``bool`` (``i1``)."""
         return self is DType.bool
 
     @property
     def itemsize(self) -> int:
+        """Bytes per element; 0 for strings, which have no fixed size."""
         return 0 if self is DType.string else self.numpy.itemsize
 
     @staticmethod

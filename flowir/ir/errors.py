@@ -30,6 +30,7 @@ class FlowirError(Exception):
         return "\n".join([self.detail, *self.context])
 
     def add_context(self, *lines: str) -> None:
+        """Append ``lines`` to the context shown below the reason (the message is updated)."""
         self.context.extend(lines)
         self.args = (self._message(),)
 

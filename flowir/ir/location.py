@@ -20,6 +20,7 @@ class Location:
 
     @property
     def is_known(self) -> bool:
+        """Whether the location names a file (``UNKNOWN_LOC`` does not)."""
         return self.file is not None
 
     def __str__(self) -> str:

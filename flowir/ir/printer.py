@@ -298,6 +298,7 @@ class Printer:
         return self._names.get(value, UNKNOWN_VALUE)
 
     def type_text(self, ty: Type) -> str:
+        """The IR spelling of ``ty`` (``tensor<?x3xf32>``), cached per printer."""
         text = self._types.get(ty)
         if text is None:
             text = self._types[ty] = format_type(ty)

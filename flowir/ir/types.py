@@ -36,12 +36,15 @@ class Type:
     __slots__ = ()
 
     def is_compatible_with(self, other: Type) -> bool:
+        """Whether a value of type ``other`` may stand where this type is expected (equality here)."""
         return self == other
 
     def meet(self, other: Type) -> Type | None:
+        """The type that knows everything either type knows; ``None`` if they contradict."""
         return self if self == other else None
 
     def join(self, other: Type) -> Type | None:
+        """The most specific type describing values of both; ``None`` if there is none."""
         return self if self == other else None
 
 
@@ -91,6 +94,7 @@ class TensorType(Type):
 
     @property
     def rank(self) -> int | None:
+        """The number of dims, ``None`` for unknown rank."""
         return None if self.shape is None else len(self.shape)
 
     @property
@@ -100,6 +104,7 @@ class TensorType(Type):
 
     @property
     def num_elements(self) -> int | None:
+        """The element count, ``None`` unless the shape is static."""
         if not self.is_static:
             return None
         n = 1
@@ -108,12 +113,15 @@ class TensorType(Type):
         return n
 
     def with_shape(self, shape: Iterable[int | None] | None) -> TensorType:
+        """This type with ``shape`` instead (``None``: unknown rank)."""
         return TensorType(self.dtype, shape)
 
     def with_dtype(self, dtype: DType) -> TensorType:
+        """This type with element type ``dtype`` instead."""
         return TensorType(dtype, self.shape)
 
     def is_compatible_with(self, other: Type) -> bool:
+        """Whether ``other`` is a tensor of the same dtype whose shape could be this one (``None`` dims match any)."""
         return (
             type(other) is TensorType
             and self.dtype is other.dtype
@@ -162,11 +170,13 @@ class ControlType(Type):
         return hash(ControlType)
 
     def __repr__(self) -> str:
+        """The IR spelling, ``!flowir.control``."""
         return "!flowir.control"
 
     format = __repr__
 
     def describe(self) -> str:
+        """The user-facing spelling of error messages, ``control``."""
         return "control"
 
 
@@ -196,26 +206,31 @@ class ResourceType(Type):
         return (ResourceType, (self.value_type,))
 
     def is_compatible_with(self, other: Type) -> bool:
+        """Whether ``other`` is a handle to a variable of a compatible value type."""
         return type(other) is ResourceType and self.value_type.is_compatible_with(other.value_type)
 
     def meet(self, other: Type) -> ResourceType | None:
+        """The handle type whose value type is the two value types' meet; ``None`` if they contradict."""
         if type(other) is not ResourceType:
             return None
         t = self.value_type.meet(other.value_type)
         return None if t is None else ResourceType(t)
 
     def join(self, other: Type) -> ResourceType | None:
+        """The handle type whose value type is the two value types' join; ``None`` if there is none."""
         if type(other) is not ResourceType:
             return None
         t = self.value_type.join(other.value_type)
         return None if t is None else ResourceType(t)
 
     def __repr__(self) -> str:
+        """The IR spelling, ``!flowir.var<tensor<2xf32>>``."""
         return f"!flowir.var<{self.value_type.format()}>"
 
     format = __repr__
 
     def describe(self) -> str:
+        """The user-facing spelling of error messages, ``var<f32[2]>``."""
         return f"var<{self.value_type.describe()}>"
 
 

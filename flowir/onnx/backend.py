@@ -181,6 +181,7 @@ class FlowirBackend(onnx_backend.Backend):
 
     @classmethod
     def run_model(cls, model: onnx.ModelProto, inputs: Any, device: str = "CPU", **kwargs: Any) -> _Outputs:
+        """Import ``model`` and run it once on ``inputs``: ``prepare(model, device, **kwargs).run(inputs)``."""
         return cls.prepare(model, device, **kwargs).run(inputs)
 
     @classmethod

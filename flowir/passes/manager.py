@@ -55,6 +55,7 @@ class PassOption:
 
     @property
     def attr_name(self) -> str:
+        """The pass attribute holding the option: the name with ``_`` for ``-`` (``max_bytes``)."""
         return self.name.replace("-", "_")
 
     def parse(self, text: str) -> Any:
@@ -366,6 +367,7 @@ class PassManager:
 
     @property
     def pipeline_text(self) -> str:
+        """The pipeline as text, passes comma-separated with their non-default options (``"prune,constant-fold{max-bytes=64}"``)."""
         return ",".join(p.pipeline_text() for p in self.passes)
 
     def run(self, graph: Graph) -> PassResult:

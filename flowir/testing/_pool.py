@@ -112,10 +112,12 @@ class Entry:
 
     @property
     def is_tensor(self) -> bool:
+        """Whether the value is a tensor (not a variable handle or control token)."""
         return type(self.witness) is TensorType
 
     @property
     def dtype(self) -> DType:
+        """The tensor's element type (only for tensors)."""
         return self.witness.dtype  # type: ignore[attr-defined]
 
     @property
@@ -125,10 +127,12 @@ class Entry:
 
     @property
     def rank(self) -> int:
+        """The tensor's rank (only for tensors)."""
         return len(self.shape)
 
     @property
     def is_constant(self) -> bool:
+        """Whether the value is the result of a ``flowir.constant``."""
         return type(self.op) is Constant
 
     def __repr__(self) -> str:
@@ -230,6 +234,7 @@ class Pool:
     # -- queries -----------------------------------------------------------------------------
 
     def tensors(self, where: Callable[[Entry], bool] | None = None) -> list[Entry]:
+        """The tensor entries, oldest first, that satisfy ``where`` (all when ``None``)."""
         return [e for e in self.entries if e.is_tensor and (where is None or where(e))]
 
     def choose(self, candidates: Sequence[Entry]) -> Entry:

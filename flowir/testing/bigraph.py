@@ -48,14 +48,17 @@ class ModelGraphBuilder:
     # -- op helpers ----------------------------------------------------------------------------
 
     def op(self, cls: type[Operation], *operands: Any, name: str, **attrs: Any) -> Value:
+        """Create ``cls`` on ``operands`` as ``layer<n>/<name>``, append it; returns its first result."""
         op = cls.create(*operands, name=f"layer{self.layer}/{name}", loc=self.loc, **attrs)
         self.g.append(op)
         return op.results[0]
 
     def const(self, arr: np.ndarray, name: str) -> Value:
+        """A constant holding ``arr``."""
         return self.op(ops.Constant, name=name, value=arr)
 
     def splat(self, value: float, shape: tuple[int, ...], name: str) -> Value:
+        """A float32 constant of ``shape`` filled with ``value``."""
         return self.const(np.full(shape, value, np.float32), name)
 
     def weights(self, shape: tuple[int, ...], name: str) -> Value:

@@ -126,6 +126,8 @@ class FeedPlan:
 
     @classmethod
     def build(cls, graph: Graph, outputs: Sequence[Value]) -> FeedPlan:
+        """The plan for computing ``outputs`` of ``graph``: the needed placeholders, their symbolic
+        shapes, and for each symbol whether size 0 is accepted."""
         ops = needed_ops(graph, outputs)
         placeholders = [op.results[0] for op in ops if type(op) is Placeholder]
         dims = symbolic_dims(graph, outputs)
@@ -140,6 +142,7 @@ class FeedPlan:
         return plan
 
     def concrete_shape(self, v: Value, sizes: Mapping[Sym, int]) -> tuple[int, ...] | None:
+        """Placeholder ``v``'s shape with each symbol replaced by its size in ``sizes``; ``None`` for unknown rank."""
         shape = self.shapes[v]
         if shape is None:
             return None

@@ -139,6 +139,7 @@ class GeneratedGraph:
 
     @property
     def input_names(self) -> list[str]:
+        """The graph inputs' names, in input order (``""`` for an unnamed one)."""
         return [self.values[i].name or "" for i in self.inputs]
 
     def feeds(

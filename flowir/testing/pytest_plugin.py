@@ -23,6 +23,7 @@ import pytest
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add the ``--flowir-backends`` and ``--flowir-max-examples`` options (pytest hook)."""
     group = parser.getgroup("flowir", "flowir shape checks")
     group.addoption(
         "--flowir-backends",

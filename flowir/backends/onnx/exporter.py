@@ -246,6 +246,7 @@ class ExportContext:
         return self.node(op_type, [x], outputs, keepdims=keep, axes=list(axes))[0]
 
     def cast(self, x: str, dtype: DType) -> str:
+        """``Cast(x)`` to flowir dtype ``dtype``; the new value's name."""
         return self.one("Cast", [x], to=onnx_dtype(dtype))
 
     def shape_of(self, x: str, start: int | None = None, end: int | None = None) -> str:
@@ -257,9 +258,11 @@ class ExportContext:
         return self.shape_of(x, axis, axis + 1) if axis != -1 else self.shape_of(x, -1)
 
     def unsqueeze(self, x: str, axes: Sequence[int], outputs: Sequence[str] | int = 1) -> str:
+        """``Unsqueeze(x)`` inserting size-1 dims at ``axes`` (an int64 initializer, opset 13+)."""
         return self.node("Unsqueeze", [x, self.ints(axes, "axes")], outputs)[0]
 
     def squeeze(self, x: str, axes: Sequence[int], outputs: Sequence[str] | int = 1) -> str:
+        """``Squeeze(x)`` removing the size-1 dims at ``axes`` (an int64 initializer, opset 13+)."""
         return self.node("Squeeze", [x, self.ints(axes, "axes")], outputs)[0]
 
     def split(self, x: str, axis: int, sizes: Sequence[int] | str, outputs: Sequence[str]) -> list[str]:
@@ -274,6 +277,8 @@ class ExportContext:
         return found if found is not None else value.type.dtype  # type: ignore[attr-defined]
 
     def type_of(self, value: Value) -> TensorType:
+        """``value``'s tensor type; ``UnsupportedOpError`` for a value that is not a tensor
+        (a resource, a control token), which ONNX cannot hold."""
         ty = value.type
         if type(ty) is not TensorType:
             raise UnsupportedOpError(f"{value.describe()} is not a tensor; ONNX values are tensors")

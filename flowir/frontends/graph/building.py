@@ -336,8 +336,9 @@ def placeholder(dtype: Any, shape: Any = None, name: str | None = None) -> Tenso
     ``dtype``: a flowir/TF dtype (``tf.float32``) or a numpy dtype. ``shape``: a list whose
     ``None`` (or ``-1``) dims take any size at run time (``[None, 784]``: any batch of
     784-vectors); ``None`` (the default) is unknown rank. ``name``: the op's name in the
-    current name scope (made unique). A run that needs the placeholder without feeding it
-    raises ``errors.InvalidArgumentError``; a fed value of another shape, ``ValueError``.
+    current name scope (made unique). Returns the op's one output, ``"<name>:0"``, whose
+    static shape is ``shape``. As in TF 1.15, a run that needs the placeholder without feeding
+    it raises ``errors.InvalidArgumentError``; a fed value of another shape, ``ValueError``.
 
     >>> import numpy as np
     >>> import flowir as tf

@@ -103,6 +103,7 @@ class DType:
 
     @property
     def name(self) -> str:
+        """The TF name: ``"float32"``, ``"int32_ref"`` ..."""
         return self._ir.name + ("_ref" if self._is_ref else "")
 
     @property
@@ -120,6 +121,7 @@ class DType:
 
     @property
     def real_dtype(self) -> DType:
+        """The real part's dtype; flowir has no complex dtypes, so ``base_dtype``."""
         return self.base_dtype
 
     @property
@@ -129,34 +131,42 @@ class DType:
 
     @property
     def as_datatype_enum(self) -> int:
+        """TF's ``DataType`` enum value (``types.proto``: float32 is 1; a ``_ref`` type adds 100)."""
         return _ENUMS[self._ir] + (_REF_OFFSET if self._is_ref else 0)
 
     @property
     def is_floating(self) -> bool:
+        """Whether this is a floating-point dtype (float16, bfloat16, float32, float64)."""
         return self._ir.is_floating
 
     @property
     def is_integer(self) -> bool:
+        """Whether this is an integer dtype (signed or unsigned; not bool)."""
         return self._ir.is_integer
 
     @property
     def is_bool(self) -> bool:
+        """Whether this is ``tf.bool``."""
         return self._ir is IRDType.bool
 
     @property
     def is_unsigned(self) -> bool:
+        """Whether this is an unsigned integer dtype (``uint8``, the only one flowir has)."""
         return self._ir is IRDType.uint8
 
     @property
     def is_complex(self) -> bool:
+        """Always ``False``: flowir has no complex dtypes (TF 1.15's ``complex64``/``complex128``)."""
         return False
 
     @property
     def is_quantized(self) -> bool:
+        """Always ``False``: flowir has no quantized dtypes (TF 1.15's ``qint8`` ...)."""
         return False
 
     @property
     def is_numpy_compatible(self) -> bool:
+        """Always ``True``: every flowir dtype has a numpy counterpart (as TF 1.15's non-quantized ones)."""
         return True
 
     @property
@@ -176,6 +186,11 @@ class DType:
 
     @property
     def limits(self) -> tuple[Any, Any]:
+        """``(min, max)`` of a numeric dtype; ``TypeError`` for bool and string.
+
+        Differs from TF 1.15, whose ``limits`` gives image intensity limits with the minimum clipped
+        to 0 (``tf.float32.limits == (0, 1)``); flowir gives the full range, ``(dtype.min, dtype.max)``.
+        """
         return self._limits()
 
     def _limits(self) -> tuple[Any, Any]:

@@ -93,18 +93,22 @@ class OpError(FlowirError):
 
     @property
     def message(self) -> str:
+        """TF's error text, without the creation site that ``str(error)`` adds."""
         return self._tf_message
 
     @property
     def op(self) -> Any:
+        """The frontend ``Operation`` that failed, or ``None`` when unknown."""
         return self._op
 
     @property
     def node_def(self) -> Any:
+        """The failing op's ``NodeDef``, or ``None`` when unknown."""
         return self._node_def
 
     @property
     def error_code(self) -> int:
+        """TF's error code (``errors.INVALID_ARGUMENT`` ...), the class's unless one was given."""
         return self._error_code
 
     def __reduce__(self) -> tuple:

@@ -337,10 +337,12 @@ class Graph:
 
     @property
     def version(self) -> int:
+        """A number that grows as ops are added: the id of the newest op (0 for an empty graph), as TF 1.15."""
         return self._last_id
 
     @property
     def finalized(self) -> bool:
+        """Whether ``finalize()`` was called, making the graph read-only."""
         return self._finalized
 
     def finalize(self) -> None:
@@ -353,6 +355,7 @@ class Graph:
 
     @property
     def building_function(self) -> bool:
+        """Always ``False``: flowir graphs never represent a ``tf.function`` (TF 1.15: ``True`` for function graphs)."""
         return False
 
     # -- default graph -----------------------------------------------------------------------
@@ -618,6 +621,7 @@ class Graph:
     # -- feeding and fetching ----------------------------------------------------------------
 
     def prevent_feeding(self, tensor: Tensor) -> None:
+        """Mark ``tensor`` as unfeedable: ``Session.run`` then rejects it in ``feed_dict``."""
         self._unfeedable.add(tensor)
 
     def is_feedable(self, tensor: Tensor) -> bool:
@@ -626,15 +630,21 @@ class Graph:
         return tensor not in self._unfeedable and not tensor._dtype._is_ref
 
     def prevent_fetching(self, op: Operation) -> None:
+        """Mark ``op`` as unfetchable: ``Session.run`` then rejects it, or any of its outputs, as a fetch."""
         self._unfetchable.add(op)
 
     def is_fetchable(self, tensor_or_op: Any) -> bool:
+        """Whether a tensor or op may be fetched (its op was not passed to ``prevent_fetching``)."""
         op = tensor_or_op.op if isinstance(tensor_or_op, Tensor) else tensor_or_op
         return op not in self._unfetchable
 
     # -- collections -------------------------------------------------------------------------
 
     def add_to_collection(self, name: str, value: Any) -> None:
+        """Append ``value`` to the collection ``name``, creating it if missing.
+
+        Unlike TF 1.15, this is allowed on a finalized graph.
+        """
         with self._lock:
             self._collections.setdefault(name, []).append(value)
 
@@ -660,10 +670,18 @@ class Graph:
         return [item for item in items if getattr(item, "name", None) is not None and pattern.match(item.name)]
 
     def get_all_collection_keys(self) -> list[str]:
+        """The names of the non-empty collections, in creation order.
+
+        TF 1.15 also lists collections that exist but are empty (made by ``get_collection_ref``).
+        """
         with self._lock:
             return [k for k, v in self._collections.items() if v]
 
     def clear_collection(self, name: str) -> None:
+        """Remove the collection ``name`` (no error if it does not exist).
+
+        Unlike TF 1.15, this is allowed on a finalized graph.
+        """
         with self._lock:
             self._collections.pop(name, None)
 
@@ -676,6 +694,7 @@ class Graph:
 
     @property
     def graph_def_versions(self) -> None:
+        """Always ``None``: flowir's ``GraphDef`` has no ``VersionDef`` (TF 1.15 returns one)."""
         return None
 
     def __repr__(self) -> str:
@@ -804,18 +823,32 @@ def control_dependencies(control_inputs: Sequence[Any] | None) -> contextlib.Abs
 
 
 def add_to_collection(name: str, value: Any) -> None:
+    """Append ``value`` to the default graph's collection ``name`` (``Graph.add_to_collection``).
+
+    >>> import flowir as tf
+    >>> with tf.Graph().as_default():
+    ...     tf.add_to_collection("losses", 1.0)
+    ...     tf.get_collection("losses")
+    [1.0]
+    """
     get_default_graph().add_to_collection(name, value)
 
 
 def add_to_collections(names: str | Sequence[str], value: Any) -> None:
+    """Add ``value`` to each of the default graph's collections ``names`` (``Graph.add_to_collections``)."""
     get_default_graph().add_to_collections(names, value)
 
 
 def get_collection(key: str, scope: str | None = None) -> list[Any]:
+    """A copy of the default graph's collection ``key`` (empty if missing; ``Graph.get_collection``).
+
+    With ``scope``, only the items whose ``name`` matches it from the start (``re.match``), as TF 1.15.
+    """
     return get_default_graph().get_collection(key, scope)
 
 
 def get_collection_ref(key: str) -> list[Any]:
+    """The default graph's collection ``key`` itself, a list to mutate (created empty if missing)."""
     return get_default_graph().get_collection_ref(key)
 
 

@@ -54,10 +54,12 @@ class Reduction:
 
     @classmethod
     def all(cls) -> tuple[str, ...]:
+        """Every reduction key, as TF's ``Reduction.all()`` (the alias's value appears twice)."""
         return (cls.NONE, cls.SUM, cls.MEAN, cls.SUM_OVER_BATCH_SIZE, cls.SUM_OVER_NONZERO_WEIGHTS, cls.SUM_BY_NONZERO_WEIGHTS)
 
     @classmethod
     def validate(cls, key: str) -> None:
+        """``ValueError`` unless ``key`` is one of ``all()``."""
         if key not in cls.all():
             raise ValueError(f"Invalid Reduction Key {key}.")
 

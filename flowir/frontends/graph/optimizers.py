@@ -72,6 +72,8 @@ class Optimizer:
         self._non_slot_dict: dict[tuple[str, Graph], Variable] = {}
 
     def get_name(self) -> str:
+        """The ``name`` given at creation (``"GradientDescent"``, ``"Adam"`` ... by default): the default name
+        scope of ``apply_gradients``' ops and the suffix of slot variables (``w/Adam``)."""
         return self._name
 
     # -- the public steps --------------------------------------------------------------------

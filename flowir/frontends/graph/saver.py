@@ -623,6 +623,7 @@ class Saver:
 
     @property
     def saver_def(self) -> dict[str, Any]:
+        """``as_saver_def()``: a JSON-able dict (TF 1.15 returns a ``SaverDef`` protobuf)."""
         return self.as_saver_def()
 
     def as_saver_def(self) -> dict[str, Any]:
@@ -652,6 +653,7 @@ class Saver:
         self._last_checkpoints = [(str(p), time.time()) for p in last_checkpoints]
 
     def set_last_checkpoints_with_time(self, last_checkpoints_with_time: Sequence[tuple[str, float]]) -> None:
+        """Take over ``(prefix, timestamp)`` pairs (oldest first) as if this saver had written them then."""
         self._last_checkpoints = [(str(p), float(t)) for p, t in last_checkpoints_with_time]
 
     def recover_last_checkpoints(self, checkpoint_paths: Sequence[str]) -> None:

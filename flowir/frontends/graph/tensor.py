@@ -61,6 +61,7 @@ class Dimension:
 
     @property
     def value(self) -> int | None:
+        """The dim as an int, or ``None`` when unknown."""
         return self._value
 
     def __repr__(self) -> str:
@@ -151,10 +152,12 @@ class Dimension:
         return self._arith(other, lambda a, b: b % a)
 
     def is_compatible_with(self, other: Any) -> bool:
+        """Whether ``other`` (a ``Dimension``, int or ``None``) could be the same dim: equal, or either unknown."""
         other = as_dimension(other)
         return self._value is None or other._value is None or self._value == other._value
 
     def assert_is_compatible_with(self, other: Any) -> None:
+        """Raise ``ValueError`` unless ``is_compatible_with(other)``."""
         if not self.is_compatible_with(other):
             raise ValueError(f"Dimensions {self} and {as_dimension(other)} are not compatible")
 
@@ -208,10 +211,12 @@ class TensorShape:
 
     @property
     def dims(self) -> list[Dimension] | None:
+        """The ``Dimension`` objects, or ``None`` for unknown rank (TF 1.15's V1 behaviour)."""
         return self._dims
 
     @property
     def ndims(self) -> int | None:
+        """The rank, or ``None`` when unknown (``rank`` is the same property)."""
         return None if self._dims is None else len(self._dims)
 
     rank = ndims
@@ -232,9 +237,11 @@ class TensorShape:
         return n
 
     def is_fully_defined(self) -> bool:
+        """Whether the rank and every dim are known."""
         return self._dims is not None and all(d._value is not None for d in self._dims)
 
     def assert_is_fully_defined(self) -> None:
+        """Raise ``ValueError`` unless ``is_fully_defined()``."""
         if not self.is_fully_defined():
             raise ValueError(f"Shape {self} is not fully defined")
 
@@ -248,6 +255,7 @@ class TensorShape:
         return all(a.is_compatible_with(b) for a, b in zip(self._dims, other._dims))
 
     def assert_is_compatible_with(self, other: Any) -> None:
+        """Raise ``ValueError`` unless ``is_compatible_with(other)``."""
         if not self.is_compatible_with(other):
             raise ValueError(f"Shapes {self} and {as_shape(other)} are incompatible")
 
@@ -270,6 +278,7 @@ class TensorShape:
         return TensorShape([a if a._value == b._value else Dimension(None) for a, b in zip(self._dims, other._dims)])
 
     def concatenate(self, other: Any) -> TensorShape:
+        """The dims of this shape followed by ``other``'s; unknown rank if either's rank is unknown."""
         other = as_shape(other)
         if self._dims is None or other._dims is None:
             return unknown_shape()
@@ -283,10 +292,12 @@ class TensorShape:
             raise ValueError(f"Shape {self} must have rank {rank}") from None
 
     def assert_has_rank(self, rank: int) -> None:
+        """Raise ``ValueError`` if the rank is known and is not ``rank``."""
         if self._dims is not None and len(self._dims) != rank:
             raise ValueError(f"Shape {self} must have rank {rank}")
 
     def is_compatible_with_rank(self, rank: int) -> bool:
+        """Whether the rank is ``rank`` or unknown."""
         return self._dims is None or len(self._dims) == rank
 
     def __len__(self) -> int:
@@ -521,26 +532,32 @@ class Tensor(_OperatorMixin):
 
     @property
     def op(self) -> Operation:
+        """The ``Operation`` that produces this tensor."""
         return self._op
 
     @property
     def value_index(self) -> int:
+        """The index of this tensor among its op's outputs."""
         return self._value_index
 
     @property
     def dtype(self) -> dtypes.DType:
+        """The element type (``tf.float32``); a ``_ref`` dtype for a variable's handle, as TF 1.15."""
         return self._dtype
 
     @property
     def graph(self) -> Graph:
+        """The ``Graph`` this tensor belongs to."""
         return self._op._graph
 
     @property
     def name(self) -> str:
+        """The tensor's TF name, ``<op name>:<output index>`` (e.g. ``"layer1/MatMul:0"``)."""
         return f"{self._op.name}:{self._value_index}"
 
     @property
     def device(self) -> str:
+        """The device of the op producing it (``"/device:GPU:0"``), ``""`` when unplaced."""
         return self._op.device
 
     @property
@@ -555,9 +572,11 @@ class Tensor(_OperatorMixin):
 
     @property
     def shape(self) -> TensorShape:
+        """The static shape inferred at graph construction (``None`` dims are known only at run time)."""
         return TensorShape._from_ir(self._tensor_type.shape)
 
     def get_shape(self) -> TensorShape:
+        """The static shape; the same as ``shape``."""
         return self.shape
 
     def set_shape(self, shape: Any) -> None:
@@ -627,25 +646,34 @@ class Operation:
 
     @property
     def name(self) -> str:
+        """The op's unique name in its graph, name scopes included (``"layer1/MatMul"``)."""
         return self._ir.user_name or ""
 
     @property
     def type(self) -> str:
+        """The op's type: the IR op name (``"math.matmul"``).
+
+        TF 1.15 gives the TF op type (``"MatMul"``); flowir ops are IR ops and report their IR name.
+        """
         return self._ir.name
 
     @property
     def graph(self) -> Graph:
+        """The ``Graph`` this op belongs to."""
         return self._graph
 
     @property
     def device(self) -> str:
+        """The device the op was placed on (``"/device:GPU:0"``), ``""`` when unplaced."""
         return self._ir.device or ""
 
     @property
     def outputs(self) -> list[Tensor]:
+        """The op's output tensors, in order (a new list each call)."""
         return list(self._outputs)
 
     def values(self) -> tuple[Tensor, ...]:
+        """The op's output tensors as a tuple (TF 1.15's older spelling of ``outputs``)."""
         return self._outputs
 
     @property
@@ -655,6 +683,7 @@ class Operation:
 
     @property
     def control_inputs(self) -> list[Operation]:
+        """The ops this op waits for (its control dependencies), in the order they were added."""
         out = []
         for v in self._ir.control_deps:
             owner = v.owner
@@ -677,6 +706,11 @@ class Operation:
 
     @property
     def node_def(self) -> NodeDef:
+        """A ``NodeDef`` describing the op: name, type, inputs (``"^name"`` for control inputs), device, attrs.
+
+        TF 1.15 returns a ``NodeDef`` protobuf; flowir's is a plain dataclass whose ``op`` is the IR
+        op name and whose ``attr`` holds the IR attributes.
+        """
         return NodeDef(
             name=self.name,
             op=self.type,

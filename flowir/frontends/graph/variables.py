@@ -52,11 +52,27 @@ class Variable(_OperatorMixin):
     ``initial_value`` (anything ``convert_to_tensor`` takes, or a function returning it) fixes
     the dtype (``dtype`` converts it) and, with ``validate_shape``, the shape. The variable is
     added to ``collections`` (default: global variables), and to trainable variables when
-    ``trainable``. Run ``initializer`` (or ``global_variables_initializer()``) before reading.
+    ``trainable``. ``name`` (default ``"Variable"``, made unique in the current name scope)
+    names its ops; ``shape`` declares the static shape, which must be compatible with the
+    initial value's (``ValueError`` otherwise). Run ``initializer`` (or
+    ``global_variables_initializer()``) before reading: reading an uninitialized variable
+    raises ``errors.FailedPreconditionError``.
 
-    >>> v = Variable([1, 2, 3], name="a")
-    >>> v.name, v.initializer.name, v.value().name
-    ('a:0', 'a/Assign', 'a/read:0')
+    Differences from TF 1.15: ``constraint`` is stored but not applied by the optimizers;
+    ``caching_device``, ``expected_shape``, ``import_scope``, ``use_resource`` (the variable
+    is always a ref variable), ``synchronization`` and ``aggregation`` are accepted and
+    ignored; ``variable_def`` raises ``NotImplementedError``.
+
+    >>> import flowir as tf
+    >>> with tf.Graph().as_default():
+    ...     v = tf.Variable([1.0, 2.0], name="a")
+    ...     print(v.name, v.initializer.name, v.value().name)
+    ...     bump = v.assign_add([10.0, 10.0])
+    ...     with tf.Session(backend="numpy") as sess:
+    ...         sess.run(tf.global_variables_initializer())
+    ...         print(sess.run(bump), sess.run(v))
+    a:0 a/Assign a/read:0
+    [11. 12.] [11. 12.]
     """
 
     def __init__(
@@ -142,18 +158,22 @@ class Variable(_OperatorMixin):
 
     @property
     def name(self) -> str:
+        """The name of the variable's handle tensor, ``"<variable name>:0"`` (``"dense/kernel:0"``)."""
         return self._ref.name
 
     @property
     def op(self) -> Operation:
+        """The variable op itself (an IR ``state.variable``; TF 1.15's is a ``VariableV2``)."""
         return self._variable_op
 
     @property
     def graph(self) -> Graph:
+        """The ``Graph`` the variable belongs to."""
         return self._variable_op.graph
 
     @property
     def device(self) -> str:
+        """The device of the variable op (``"/device:GPU:0"``), ``""`` when unplaced."""
         return self._variable_op.device
 
     @property
@@ -163,17 +183,24 @@ class Variable(_OperatorMixin):
 
     @property
     def shape(self) -> TensorShape:
+        """The static shape (unknown rank when created with ``validate_shape=False`` and no ``shape``)."""
         return self._ref.shape
 
     def get_shape(self) -> TensorShape:
+        """The static shape; the same as ``shape``."""
         return self.shape
 
     @property
     def trainable(self) -> bool:
+        """Whether the variable was created with ``trainable=True`` (and so added to ``TRAINABLE_VARIABLES``)."""
         return self._trainable
 
     @property
     def constraint(self) -> Any:
+        """The ``constraint`` function given at creation, or ``None``.
+
+        Stored only: TF 1.15's ``tf.train`` optimizers apply it after each dense update, flowir's do not.
+        """
         return self._constraint
 
     @property
@@ -183,6 +210,8 @@ class Variable(_OperatorMixin):
 
     @property
     def initial_value(self) -> Tensor:
+        """The tensor the initializer assigns: ``a/initial_value:0``, or, when ``initial_value`` was
+        a function, its result (created under ``a/Initializer/``)."""
         return self._initial_value
 
     def _as_graph_element(self) -> Tensor:
@@ -287,10 +316,23 @@ def global_variables(scope: str | None = None) -> list[Variable]:
 
 
 def trainable_variables(scope: str | None = None) -> list[Variable]:
+    """The default graph's trainable variables (``TRAINABLE_VARIABLES``), in creation order.
+
+    With ``scope``, only those whose name matches it from the start (``re.match``).
+
+    >>> import flowir as tf
+    >>> with tf.Graph().as_default():
+    ...     w = tf.Variable(tf.zeros([2, 2]), name="w")
+    ...     step = tf.Variable(0, trainable=False, name="step")
+    ...     [v.name for v in tf.trainable_variables()], [v.name for v in tf.global_variables()]
+    (['w:0'], ['w:0', 'step:0'])
+    """
     return get_default_graph().get_collection(GraphKeys.TRAINABLE_VARIABLES, scope)
 
 
 def local_variables(scope: str | None = None) -> list[Variable]:
+    """The default graph's local variables (``LOCAL_VARIABLES``: created with
+    ``collections=[GraphKeys.LOCAL_VARIABLES]``), matching ``scope`` if given."""
     return get_default_graph().get_collection(GraphKeys.LOCAL_VARIABLES, scope)
 
 
@@ -308,6 +350,7 @@ def global_variables_initializer() -> Operation:
 
 
 def local_variables_initializer() -> Operation:
+    """The op (``init``) that initializes every local variable of the default graph (a no-op if none)."""
     return variables_initializer(local_variables())
 
 

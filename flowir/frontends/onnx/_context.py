@@ -103,19 +103,23 @@ class NodeContext:
         return cls(f"{self.describe()}: {detail}", context=[f"  at {self.loc}"], **kw)
 
     def unsupported(self, detail: str) -> UnsupportedOnnxOpError:
+        """An ``UnsupportedOnnxOpError`` for this node (raise it): flowir cannot import the node as given."""
         return self.error(detail, UnsupportedOnnxOpError)  # type: ignore[return-value]
 
     # -- inputs and attributes ---------------------------------------------------------------
 
     @property
     def num_inputs(self) -> int:
+        """The number of inputs the node lists, omitted optional ones included."""
         return len(self.inputs)
 
     @property
     def num_outputs(self) -> int:
+        """The number of outputs the node lists, unnamed (unwanted) ones included."""
         return len(self.node.output)
 
     def output_wanted(self, i: int) -> bool:
+        """Whether the node names output ``i`` (an optional output may be left out or ``""``)."""
         return i < len(self.node.output) and bool(self.node.output[i])
 
     def input(self, i: int, what: str = "") -> Value:
@@ -126,9 +130,11 @@ class NodeContext:
         return v
 
     def optional_input(self, i: int) -> Value | None:
+        """Input ``i``, ``None`` when omitted."""
         return self.inputs[i] if i < len(self.inputs) else None
 
     def has_attr(self, name: str) -> bool:
+        """Whether the node sets attribute ``name``."""
         return name in self._attrs
 
     def attr(self, name: str, default: Any = _NO_DEFAULT) -> Any:
@@ -150,6 +156,7 @@ class NodeContext:
         return v
 
     def ty(self, v: Value) -> TensorType:
+        """``v``'s tensor type (ONNX values are tensors)."""
         return v.type  # type: ignore[return-value]
 
     def const_value(self, v: Value | None) -> np.ndarray | None:
@@ -175,6 +182,8 @@ class NodeContext:
         return a
 
     def const_ints(self, i: int, what: str) -> list[int] | None:
+        """Optional input ``i`` as a flat list of ints (``None`` when omitted); ``DynamicValueError`` when
+        it is computed at run time."""
         a = self.const_input(i, what)
         return None if a is None else [int(x) for x in np.asarray(a).reshape(-1)]
 
@@ -190,6 +199,7 @@ class NodeContext:
         return self.error(detail, DynamicValueError, graph_inputs=self.importer.feeding_inputs(v))  # type: ignore[return-value]
 
     def rank(self, v: Value, what: str = "input") -> int:
+        """``v``'s rank; ``UnsupportedOnnxOpError`` when it is unknown."""
         r = self.ty(v).rank
         if r is None:
             raise self.unsupported(f"{what} has unknown rank")
@@ -198,6 +208,7 @@ class NodeContext:
     # -- building ----------------------------------------------------------------------------
 
     def has_op(self, name: str) -> bool:
+        """Whether the flowir op ``name`` (``"nn.gelu"``) is registered."""
         return name in OP_REGISTRY
 
     def _name(self, suffix: str) -> str:

@@ -33,6 +33,7 @@ class ConverterRule:
 
     @property
     def is_available(self) -> bool:
+        """Whether every flowir op the converter needs is registered."""
         return all(name in OP_REGISTRY for name in self.requires)
 
 

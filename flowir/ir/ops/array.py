@@ -775,6 +775,7 @@ class Pad(Operation):
     constant_value = attr(float, default=0.0)
 
     def pairs(self) -> list[tuple[int, int]]:
+        """``paddings`` as ``(before, after)`` pairs, one per dim."""
         p = self.paddings
         return [(p[2 * i], p[2 * i + 1]) for i in range(len(p) // 2)]
 

@@ -152,6 +152,7 @@ class Unreduce(Operation):
     mean = attr(bool, default=False, doc="divide by the number of reduced elements")
 
     def reduced_axes(self, rank: int) -> tuple[int, ...]:
+        """The reduced axes of a rank-``rank`` value, normalised (all axes when ``axes`` is ``None``)."""
         if self.axes is None:
             return tuple(range(rank))
         return normalize_axes(self.axes, rank, "axis")
@@ -340,6 +341,7 @@ class PadGrad(Operation):
     mode = attr(str, default="constant", doc="constant, reflect or symmetric")
 
     def pairs(self) -> list[tuple[int, int]]:
+        """``paddings`` as ``(before, after)`` pairs, one per dim."""
         p = self.paddings
         return [(p[2 * i], p[2 * i + 1]) for i in range(len(p) // 2)]
 

@@ -304,6 +304,7 @@ class WindowOp(Operation):
     data_format = attr(str, default="NCHW", doc="NCHW (channels first) or NHWC (channels last)")
 
     def channels_last(self) -> bool:
+        """Whether ``data_format`` puts channels last (``NHWC``)."""
         return self.data_format == "NHWC"
 
     def spatial_axes(self, rank: int) -> tuple[int, ...]:
@@ -311,6 +312,7 @@ class WindowOp(Operation):
         return tuple(range(1, rank - 1)) if self.channels_last() else tuple(range(2, rank))
 
     def channel_axis(self, rank: int) -> int:
+        """The axis of ``x`` (and of the result) holding the channels, for rank ``rank``."""
         return rank - 1 if self.channels_last() else 1
 
     def _per_dim(self, value: tuple[int, ...] | None, what: str, n: int) -> tuple[int, ...]:
@@ -321,9 +323,11 @@ class WindowOp(Operation):
         return tuple(value)
 
     def stride_list(self, n: int) -> tuple[int, ...]:
+        """The strides of ``n`` spatial dims (all 1 when unset); ``OpAttributeError`` if they do not fit."""
         return self._per_dim(self.strides, "strides", n)
 
     def dilation_list(self, n: int) -> tuple[int, ...]:
+        """The dilations of ``n`` spatial dims (all 1 when unset); ``OpAttributeError`` if they do not fit."""
         return self._per_dim(self.dilations, "dilations", n)
 
     def pad_pairs(self, n: int) -> list[tuple[int, int]]:
@@ -474,9 +478,12 @@ class ConvTranspose(ConvWindow):
     output_padding = attr(Ints, default=None, doc="one per spatial dim; None for all 0")
 
     def output_padding_list(self, n: int) -> tuple[int, ...]:
+        """The output padding of ``n`` spatial dims (all 0 when unset)."""
         return (0,) * n if self.output_padding is None else tuple(self.output_padding)
 
     def check_transpose(self, n: int) -> None:
+        """``OpAttributeError`` (or ``ShapeError``) unless the attributes fit ``n`` spatial dims: ``VALID``
+        or ``EXPLICIT`` padding, each ``output_padding`` below its stride."""
         if self.padding not in ("VALID", "EXPLICIT"):
             raise OpAttributeError(f"padding must be VALID or EXPLICIT, got {self.padding!r}")
         self.check_conv_attributes(n)

@@ -52,6 +52,7 @@ class Variable(Operation):
 
     @property
     def value_type(self) -> TensorType:
+        """The type of the values the variable holds (its handle's ``ResourceType.value_type``)."""
         return resource(self.results[0].type, "result").value_type
 
     def verify_attributes(self) -> None:

@@ -99,6 +99,7 @@ class RefContext:
         return (self.seed, 0, 0, stream, n)
 
     def read(self, ref: VariableRef, op: Operation) -> np.ndarray:
+        """The current value of variable ``ref`` for ``op``; ``FlowirError`` naming ``op`` if it is uninitialized."""
         try:
             return self.variables[ref.name]
         except KeyError:

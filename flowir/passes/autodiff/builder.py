@@ -88,6 +88,7 @@ class VjpBuilder:
         return found
 
     def zeros_like(self, v: Value) -> Value:
+        """Zeros of ``v``'s dtype and shape (an ``array.zeros_like`` of ``v``)."""
         return self(ops.ZerosLike, v)
 
     # -- shape helpers -----------------------------------------------------------------------

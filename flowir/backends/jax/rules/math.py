@@ -40,6 +40,7 @@ def narrow(z: Any, dtype: np.dtype) -> Any:
 
 
 def is_int(x: Any) -> bool:
+    """Whether ``x`` holds integers, signed or unsigned (bool is not)."""
     return x.dtype.kind in "iu"
 
 
