@@ -163,25 +163,15 @@ class SymbolicDims:
 
     def shape(self, value: Value) -> tuple[Dim, ...] | None:
         """``value``'s shape with ``Sym`` for each wildcard dim (a resource: its value's)."""
-        ty = self._witness.get(value)
-        if type(ty) is ResourceType:
-            ty = ty.value_type
-        if type(ty) is not TensorType or ty.shape is None:
-            return None
-        out: list[Dim] = []
-        for d in ty.shape:
-            c = self._canon(d)
-            if self._is_symbol(c):
-                k = self._index(c)  # type: ignore[arg-type]
-                out.append(Sym(self._ids.setdefault(k, len(self._ids))))  # type: ignore[arg-type]
-            else:
-                out.append(c)  # type: ignore[arg-type]
-        return tuple(out)
+        return self._shape(value, exact=False)
 
     def exact_shape(self, value: Value) -> tuple[Dim, ...] | None:
         """Like ``shape``, but a static size appears for a wildcard dim only where the rules
         prove the dim is exactly that size; a dim proven to be that size *or 1* (a broadcast
         operand) keeps its symbol."""
+        return self._shape(value, exact=True)
+
+    def _shape(self, value: Value, exact: bool) -> tuple[Dim, ...] | None:
         ty = self._witness.get(value)
         if type(ty) is ResourceType:
             ty = ty.value_type
@@ -190,8 +180,7 @@ class SymbolicDims:
         out: list[Dim] = []
         for d in ty.shape:
             k = self._index(d) if d is not None and d >= _BASE else None
-            if k is not None and k < len(self._parent) and self._find(k) in self._loose:
-                root = self._find(k)
+            if k is not None and k < len(self._parent) and (root := self._find(k)) in self._loose and exact:
                 out.append(Sym(self._ids.setdefault(root, len(self._ids))))
                 continue
             c = self._canon(d)
