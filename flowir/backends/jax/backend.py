@@ -440,25 +440,12 @@ class JaxExecutable(Executable):
     """
 
     def __init__(self, backend: JaxBackend, program: Program) -> None:
-        self.program = program
-        self.backend = backend
-        self.backend_precision = _PRECISIONS[backend.matmul_precision]
-        self.compilations = 0
-        self.compile_seconds = 0.0
+        donate = self._setup(backend, program)
         graph = program.graph
-        self._num_feeds = program.num_feeds
-        self._num_state = len(program.state_reads)
-        self._num_fetches = program.num_fetches
         self._segments, controls = _partition(graph, backend.devices)
         self._controls = frozenset(controls)
         outputs = graph.outputs
         inputs = graph.inputs
-        reads = {name: inputs[program.num_feeds + i] for i, name in enumerate(program.state_reads)}
-        donate = frozenset(
-            arg
-            for name, out in zip(program.state_writes, outputs[program.num_fetches :])
-            if (arg := reads.get(name)) is not None and arg.type == out.type and out.type.is_static  # type: ignore[attr-defined]
-        )
         self._functions: dict[int, _DeviceFunction] = {}
         self._single: _DeviceFunction | None = None
         self._control_positions = tuple(i for i, v in enumerate(outputs) if v in self._controls)
@@ -489,6 +476,25 @@ class JaxExecutable(Executable):
             program.state_reads[positions[fn.inputs[i]] - self._num_feeds] for fn in fns for i in fn.donated
         ]
         self.donates_state = bool(self.donated_state)
+
+    def _setup(self, backend: Any, program: Program) -> frozenset[Value]:
+        """The fields every jax executable has; returns the state inputs a call may donate
+        (those a state write of the same static type replaces)."""
+        self.program = program
+        self.backend = backend
+        self.backend_precision = _PRECISIONS[backend.matmul_precision]
+        self.compilations = 0
+        self.compile_seconds = 0.0
+        inputs, outputs = program.graph.inputs, program.graph.outputs
+        self._num_feeds = program.num_feeds
+        self._num_state = len(program.state_reads)
+        self._num_fetches = program.num_fetches
+        reads = {name: inputs[program.num_feeds + i] for i, name in enumerate(program.state_reads)}
+        return frozenset(
+            arg
+            for name, out in zip(program.state_writes, outputs[program.num_fetches :])
+            if (arg := reads.get(name)) is not None and arg.type == out.type and out.type.is_static  # type: ignore[attr-defined]
+        )
 
     def _compile_time(self, seconds: float) -> None:
         self.compile_seconds += seconds

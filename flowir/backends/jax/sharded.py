@@ -46,7 +46,6 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from flowir.backends.base import Program
 from flowir.backends.jax import distributed
 from flowir.backends.jax.backend import (
-    _PRECISIONS,
     JaxExecutable,
     _DeviceFunction,
     _is_control_op,
@@ -148,23 +147,10 @@ class ShardedExecutable(JaxExecutable):
     """
 
     def __init__(self, backend: Any, program: Program, batch_feeds: Sequence[int]) -> None:
-        self.program = program
-        self.backend = backend
-        self.backend_precision = _PRECISIONS[backend.matmul_precision]
-        self.compilations = 0
-        self.compile_seconds = 0.0
+        donate = self._setup(backend, program)
         graph = program.graph
-        self._num_feeds = program.num_feeds
-        self._num_state = len(program.state_reads)
-        self._num_fetches = program.num_fetches
         _notice_placements(graph.ops)
         inputs, outputs = graph.inputs, graph.outputs
-        reads = {name: inputs[program.num_feeds + i] for i, name in enumerate(program.state_reads)}
-        donate = frozenset(
-            arg
-            for name, out in zip(program.state_writes, outputs[program.num_fetches :])
-            if (arg := reads.get(name)) is not None and arg.type == out.type and out.type.is_static  # type: ignore[attr-defined]
-        )
         self.devices = mesh_devices(backend.devices.default.platform)
         self.mesh = Mesh(np.array(self.devices), (AXIS,))
         self._batch = NamedSharding(self.mesh, PartitionSpec(AXIS))
