@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from flowir.ir.attributes import freeze_array
 from flowir.ir.core import Graph, Operation, Trait, Value
 from flowir.ir.ops import array as array_ops
 from flowir.ir.ops import math as math_ops
@@ -128,7 +127,9 @@ def _is_removable(op: Operation) -> bool:
     return Trait.PURE in traits and traits.isdisjoint(_NOT_REMOVABLE)
 
 
-def apply_patterns(graph: Graph, patterns: dict[type[Operation], list[Pattern]] | None = None) -> bool:
+def apply_patterns(
+    graph: Graph, patterns: dict[type[Operation], list[Pattern]] | None = None
+) -> bool:
     """Apply ``patterns`` (default ``PATTERNS``) to every op until none matches; return
     whether the graph changed.
 
@@ -248,46 +249,6 @@ def _involution(op: Operation, rw: Rewriter) -> bool:
     """``neg(neg(x))``, ``logical_not(logical_not(x))`` -> ``x``."""
     inner = _producer(op.operands[0], type(op))
     return inner is not None and _forward(op, rw, inner.operands[0])
-
-
-#: A constant up to this many elements is negated into a new one even if it has other users
-#: (a bigger one only when the product is its sole user, so no second copy is kept).
-_NEGATE_LIMIT = 1 << 16
-
-
-def _negatable(c: Value) -> bool:
-    op = c.owner
-    if type(op) is not Constant or op.control_deps:
-        return False
-    arr: np.ndarray = op.value  # type: ignore[attr-defined]
-    return arr.dtype.kind in "fi" and (arr.size <= _NEGATE_LIMIT or len(c.uses) == 1)
-
-
-@rewrite_pattern(math_ops.Mul)
-def _negation_into_constant(op: Operation, rw: Rewriter) -> bool:
-    """``neg(x) * c``, ``c * neg(x)`` -> ``x * (-c)`` for a constant ``c`` (float or signed
-    integer) when the negation has no other user: one op fewer, the same values
-    (negation is exact and commutes with products, in IEEE arithmetic and modulo 2**n)."""
-    for i in (0, 1):
-        v, c = op.operands[i], op.operands[1 - i]
-        neg = _producer(v, math_ops.Neg)
-        if neg is None or len(v.uses) != 1 or not _negatable(c):
-            continue
-        const = c.owner
-        with np.errstate(over="ignore"):
-            value = np.array(np.negative(const.value), dtype=const.value.dtype)  # type: ignore[union-attr]
-        negated = Constant(
-            (),
-            (c.type,),
-            {"value": freeze_array(value)},
-            user_name=f"{const.user_name or 'const'}/neg",
-            location=const.location,
-        )  # type: ignore[union-attr]
-        rw.insert_before(op, negated)
-        rw.set_operand(op, i, neg.operands[0])
-        rw.set_operand(op, 1 - i, negated.results[0])
-        return True
-    return False
 
 
 @rewrite_pattern(array_ops.Identity)

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from flowir.ir import DType, Graph, TensorType, Value, verify
 from flowir.ir import ops as O
-from flowir.ir.dtypes import dtype_of
 from flowir.ir.ops.core import Constant
 from flowir.passes import CanonicalizePass, PassManager
 from flowir.passes.canonicalize import PATTERNS, is_splat, splat_value
@@ -125,45 +124,6 @@ def test_involutions() -> None:
     assert [op.user_name for op in g.ops] == ["x", "b", "neg2"]
     assert g.outputs == [g.ops_by_name()["neg2"].result, x, b]
     assert g.ops_by_name()["neg2"].operands[0] is x
-
-
-@pytest.mark.parametrize(
-    ("dtype", "xs", "c"),
-    [
-        (np.float32, [0.0, -0.0, 1.5, -np.inf, np.nan], 2.5),
-        (np.float64, [3.0, -0.0, 1e308], -0.0),
-        (np.int32, [np.iinfo(np.int32).min, -1, 7], np.iinfo(np.int32).min),
-        (np.int8, [np.iinfo(np.int8).min, 5, -3], 3),
-    ],
-)
-@pytest.mark.parametrize("neg_left", [True, False])
-def test_negation_folds_into_a_constant_factor(dtype, xs, c, neg_left) -> None:
-    xs = np.array(xs, dtype=dtype)
-    dt = dtype_of(xs.dtype)
-
-    def build() -> Graph:
-        g = Graph()
-        x = placeholder(g, xs.shape, "x", dt)
-        k = const(g, c, "k", dtype)
-        n = g.append(O.Neg.create(x, name="n")).result
-        y = g.append(O.Mul.create(*((n, k) if neg_left else (k, n)), name="y")).result
-        return single(g, y)
-
-    with np.errstate(over="ignore", invalid="ignore"):
-        g = check_pass(CanonicalizePass, build, {"x": xs}, expect_modified=True)
-    assert op_names(g) == ["flowir.placeholder", "flowir.constant", "math.mul"]
-    assert g.ops_by_name()["k/neg"].value == np.negative(np.array(c, dtype=dtype))
-
-
-def test_negation_with_other_users_or_a_variable_factor_is_kept() -> None:
-    g = Graph()
-    x = placeholder(g, (3,), "x")
-    w = placeholder(g, (3,), "w")
-    n = g.append(O.Neg.create(x, name="n")).result
-    y = g.append(O.Mul.create(n, const(g, np.float32(2), "k"), name="y")).result
-    z = g.append(O.Mul.create(n, w, name="z")).result
-    g.set_outputs([y, z])
-    assert CanonicalizePass().run(g).modified is False
 
 
 def test_identity_and_noop_cast() -> None:
