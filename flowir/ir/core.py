@@ -291,6 +291,22 @@ def _make_getters(cls: type[Operation]) -> None:
 # Operations
 
 
+class _NoDeps(list):
+    """The empty ``control_deps`` that ops without control dependencies share: it equals
+    ``[]`` and refuses changes (``add_control_dep``/``set_control_deps`` give an op its own)."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("an op's empty control_deps is shared: use add_control_dep or set_control_deps")
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+
+
+_NO_DEPS: list[Any] = _NoDeps()
+
+
 class Operation:
     """An op instance: operands, control dependencies, results, attributes, user name, location.
 
@@ -322,6 +338,7 @@ class Operation:
     OPERANDS: ClassVar[tuple[OperandDef, ...]] = ()
     ATTRS: ClassVar[dict[str, AttrDef]] = {}
     _VARIADIC: ClassVar[bool] = False
+    _REQUIRED_ATTRS: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -338,6 +355,7 @@ class Operation:
             raise TypeError(f"{cls.__name__} declares more than one variadic operand")
         cls.OPERANDS = tuple(operands)
         cls.ATTRS = attrs
+        cls._REQUIRED_ATTRS = tuple(key for key, d in attrs.items() if d.is_required)
         cls._VARIADIC = any(d.variadic for d in operands)
         _make_getters(cls)
 
@@ -354,7 +372,8 @@ class Operation:
     ) -> None:
         """Raw construction: no type inference and no checks (the verifier checks)."""
         self.operands: list[Value] = list(operands)
-        self.control_deps: list[Value] = list(control_deps)
+        # Most ops wait for nothing: they share one read-only empty list (an object fewer per op).
+        self.control_deps: list[Value] = list(control_deps) if control_deps else _NO_DEPS
         self.attributes: dict[str, Any] = attributes if attributes is not None else {}
         self.user_name = user_name
         self.location = location
@@ -369,6 +388,29 @@ class Operation:
             v.uses[(self, i)] = None
         for k, v in enumerate(self.control_deps):
             v.uses[(self, -1 - k)] = None
+
+    def _clone(self, operands: list[Value], control_deps: Sequence[Value]) -> Any:
+        """A copy of this op reading ``operands`` (a list it takes over) and waiting for
+        ``control_deps``: its class, attributes, user name, location, device and result
+        types, in no graph. Graph copies make one per op, so this skips ``__init__``'s
+        conversions; no checks."""
+        cls = type(self)
+        op = cls.__new__(cls)
+        op.operands = operands
+        op.control_deps = list(control_deps) if control_deps else _NO_DEPS
+        op.attributes = dict(self.attributes) if self.attributes else {}
+        op.user_name = self.user_name
+        op.location = self.location
+        op.device = self.device
+        op.graph = None
+        op._prev = op._next = None
+        op._order = 0
+        op.results = tuple([OpResult(r.type, op, r.index) for r in self.results])
+        for i, v in enumerate(operands):
+            v.uses[(op, i)] = None
+        for k, v in enumerate(op.control_deps):
+            v.uses[(op, -1 - k)] = None
+        return op
 
     # -- construction with inference --------------------------------------------------------
 
@@ -387,16 +429,19 @@ class Operation:
         attributes; infers and checks result types. Raises ``ShapeError``/``DTypeError``
         naming the op, its operands and the creation site.
         """
-        flat: list[Value] = []
         if len(operands) != len(cls.OPERANDS):
             raise TypeError(f"{cls.name} takes {len(cls.OPERANDS)} operand group(s), got {len(operands)}")
-        for d, v in zip(cls.OPERANDS, operands):
-            if d.variadic:
-                flat.extend(v)  # type: ignore[arg-type]
-            else:
-                flat.append(v)  # type: ignore[arg-type]
+        if cls._VARIADIC:
+            flat: list[Value] = []
+            for d, v in zip(cls.OPERANDS, operands):
+                if d.variadic:
+                    flat.extend(v)  # type: ignore[arg-type]
+                else:
+                    flat.append(v)  # type: ignore[arg-type]
+        else:
+            flat = operands  # type: ignore[assignment]  # __init__ makes the list
         loc = user_location() if loc is None else loc
-        checked = cls._check_attrs(attrs, name, loc)
+        checked = cls._check_attrs(attrs, name, loc) if attrs or cls._REQUIRED_ATTRS else {}
         op = cls(flat, (), checked, user_name=name, location=loc, control_deps=control_deps, device=device)
         if cls.explicit_result_types:
             if result_types is None:
@@ -434,13 +479,16 @@ class Operation:
 
     def compute_result_types(self) -> tuple[Type, ...]:
         """Run the type rule on the current operand types; errors carry the op's context."""
-        groups = []
         ops = self.operands
-        for d in self.OPERANDS:
-            if d.variadic:
-                groups.append(tuple(v.type for v in d._get(self)))
-            else:
-                groups.append(d._get(self).type)
+        if not self._VARIADIC and len(ops) == len(self.OPERANDS):
+            groups = [v.type for v in ops]
+        else:
+            groups = []
+            for d in self.OPERANDS:
+                if d.variadic:
+                    groups.append(tuple(v.type for v in d._get(self)))
+                else:
+                    groups.append(d._get(self).type)
         try:
             out = self.infer_type(*groups)
         except (ShapeError, DTypeError, OpAttributeError) as e:
@@ -556,7 +604,7 @@ class Operation:
     def add_control_dep(self, value: Value) -> None:
         """Make the op wait for ``value``'s op (no-op if it already does)."""
         if value not in self.control_deps:
-            self.control_deps.append(value)
+            self.control_deps = [*self.control_deps, value]
             value.uses[(self, -len(self.control_deps))] = None
 
     def set_attr(self, key: str, value: Any) -> None:

@@ -31,6 +31,10 @@ class DType(enum.Enum):
     float64 = "f64"
     string = "string"
 
+    #: Members are singletons compared by identity: hash by identity too, in C (``Enum``'s
+    #: own ``__hash__`` is a Python call, and dtype sets and dicts are on every op's path).
+    __hash__ = object.__hash__
+
     @property
     def numpy(self) -> np.dtype:
         """The numpy dtype holding this element type (``object`` for strings)."""

@@ -48,6 +48,12 @@ class Type:
         return self if self == other else None
 
 
+#: The shared ``TensorType`` of each ``(dtype, shape)`` made so far (cleared when it grows past
+#: the limit: sharing saves memory, equality does not depend on it).
+_INTERNED: dict[tuple[DType, Shape], TensorType] = {}
+_INTERN_LIMIT = 100_000
+
+
 class TensorType(Type):
     """A tensor of ``dtype`` with ``shape``: dims are ints or ``None`` (unknown); ``shape=None``
     is unknown rank.
@@ -64,7 +70,7 @@ class TensorType(Type):
     dtype: DType
     shape: Shape
 
-    def __init__(self, dtype: DType, shape: Iterable[int | None] | None) -> None:
+    def __new__(cls, dtype: DType, shape: Iterable[int | None] | None) -> TensorType:
         if shape is not None:
             shape = tuple(shape)
             for d in shape:
@@ -72,15 +78,24 @@ class TensorType(Type):
                     continue
                 shape = tuple(_check_dim(x, shape) for x in shape)
                 break
-        object.__setattr__(self, "dtype", dtype)
-        object.__setattr__(self, "shape", shape)
-        object.__setattr__(self, "_hash", hash((dtype, shape)))
+        # Types are immutable values: equal ones are shared (fewer objects in big graphs).
+        key = (dtype, shape)
+        self = _INTERNED.get(key)
+        if self is None:
+            self = object.__new__(cls)
+            object.__setattr__(self, "dtype", dtype)
+            object.__setattr__(self, "shape", shape)
+            object.__setattr__(self, "_hash", hash(key))
+            if len(_INTERNED) >= _INTERN_LIMIT:
+                _INTERNED.clear()
+            _INTERNED[key] = self
+        return self
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("TensorType is immutable")
 
     def __eq__(self, other: object) -> bool:
-        return (
+        return self is other or (
             type(other) is TensorType
             and self.dtype is other.dtype  # type: ignore[attr-defined]
             and self.shape == other.shape  # type: ignore[attr-defined]

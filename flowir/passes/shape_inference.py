@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flowir.ir.core import Graph, Operation
+from collections.abc import Iterable
+
+from flowir.ir.core import Graph, Operation, Value
 from flowir.ir.errors import ShapeError
 from flowir.ir.types import Type
 from flowir.passes.manager import Pass, PassResult
@@ -26,10 +28,21 @@ class ShapeInferencePass(Pass):
         return PassResult(graph, infer_shapes(graph))
 
 
-def infer_shapes(graph: Graph) -> bool:
-    """Run shape inference over ``graph`` in place; return whether any type changed."""
+def infer_shapes(graph: Graph, changed: Iterable[Value] | None = None) -> bool:
+    """Run shape inference over ``graph`` in place; return whether any type changed.
+
+    With ``changed``, only the ops that own or consume a value whose type changed (those
+    values, then every result this refines) are re-inferred: the caller vouches that every
+    other op's result types already are what its rule gives for its operands' types (a
+    graph built with ``Operation.create`` whose inputs were then given more specific types).
+    """
     modified = False
+    dirty: set[Value] | None = None if changed is None else set(changed)
     for op in graph.ops:
+        if dirty is not None and not (
+            any(v in dirty for v in op.operands) or any(r in dirty for r in op.results)
+        ):
+            continue
         inferred = op.compute_result_types()
         results = op.results
         if len(inferred) != len(results):
@@ -44,6 +57,8 @@ def infer_shapes(graph: Graph) -> bool:
             if new != old:
                 r.type = new
                 modified = True
+                if dirty is not None:
+                    dirty.add(r)
     return modified
 
 

@@ -588,3 +588,52 @@ def test_compiling_pauses_the_garbage_collector_and_restores_it(sess, monkeypatc
     with pytest.raises(ValueError):
         sess.run(x * 2.0, {x: [[1.0]]})
     assert gc.isenabled()  # and comes back after a failed compile
+
+
+# --------------------------------------------------------------------------------------------
+# The program's types: the ops were typed when built; a run re-infers around what changed
+
+
+def _programs_typed(monkeypatch) -> list:
+    """The program graphs a session compiles, right after its shape inference."""
+    from flowir.passes import shape_inference
+
+    seen = []
+    original = shape_inference.infer_shapes
+
+    def spy(graph, changed=None):
+        out = original(graph, changed)
+        seen.append({op.user_name: op.results[0].type for op in graph.ops if op.results})
+        return out
+
+    monkeypatch.setattr(shape_inference, "infer_shapes", spy)
+    return seen
+
+
+def test_feeds_and_set_shape_refine_the_program_types(monkeypatch) -> None:
+    seen = _programs_typed(monkeypatch)
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 3], name="x")
+        w = tf.placeholder(tf.float32, [None], name="w")
+        y = tf.multiply(x, 2.0, name="y")
+        v = tf.identity(w, name="v")
+        u = tf.add(v, 1.0, name="u")
+        v.set_shape([4])  # after u was built: u's static type still says [None]
+        assert u.shape.as_list() == [None]
+        with tf.Session(backend="numpy") as sess:
+            out = sess.run([y, u], {x: np.ones((2, 3), np.float32), w: np.zeros(4, np.float32)})
+    np.testing.assert_array_equal(out[0], np.full((2, 3), 2, np.float32))
+    (types,) = seen
+    assert types["y"].shape == (2, 3)  # from the feed
+    assert types["u"].shape == (4,)  # from set_shape
+
+
+def test_placeholder_with_default_unfed_takes_the_defaults_shape(monkeypatch) -> None:
+    seen = _programs_typed(monkeypatch)
+    with tf.Graph().as_default():
+        p = tf.placeholder_with_default(np.ones((2, 3), np.float32), [None, 3], name="p")
+        q = tf.reduce_sum(p, axis=1, name="q")
+        assert q.shape.as_list() == [None]
+        with tf.Session(backend="numpy") as sess:
+            np.testing.assert_array_equal(sess.run(q), [3.0, 3.0])
+    assert seen[0]["q"].shape == (2,)

@@ -166,6 +166,19 @@ def test_linked_list_insert_and_iterate_while_erasing() -> None:
     verify(g)
 
 
+def test_ops_without_control_deps_share_a_read_only_empty_list() -> None:
+    g = Graph()
+    x = placeholder(g, (3,), "x")
+    a = g.append(TNeg.create(x, name="a"))
+    b = g.append(TNeg.create(x, name="b"))
+    assert a.control_deps == [] and a.control_deps is b.control_deps
+    with pytest.raises(TypeError, match="add_control_dep"):
+        a.control_deps.append(x)
+    b.add_control_dep(a.result)
+    assert b.control_deps == [a.result] and a.control_deps == [] and list(a.result.uses) == [(b, -1)]
+    verify(g)
+
+
 def test_control_deps_uses() -> None:
     g = Graph()
     x = placeholder(g, (3,), "x")

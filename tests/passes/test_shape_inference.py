@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from flowir.ir import DTypeError, Graph, ShapeError, TensorType, verify
 from flowir.ir import ops as O
 from flowir.passes import PassManager, ShapeInferencePass
+from flowir.passes.shape_inference import infer_shapes
 from tests.passes.helpers import F32, Program, check_pass, const, placeholder, programs
 
 
@@ -109,3 +111,57 @@ def test_unknown_rank_refined() -> None:
 @given(programs())
 def test_semantics_preserved_and_idempotent(program: Program) -> None:
     check_pass(ShapeInferencePass, program.build, program.feeds())
+
+
+# --------------------------------------------------------------------------------------------
+# Re-inferring only around changed values (what a session does after typing its feeds)
+
+
+def test_changed_values_only_reinfer_what_they_reach() -> None:
+    g, (x, y, z, s) = refinable_graph()
+    x.type = TensorType(F32, (2, 3))
+    calls: list[str] = []
+    for op in g.ops:
+        original = op.compute_result_types
+        op.compute_result_types = lambda original=original, op=op: (calls.append(op.user_name), original())[1]
+    assert infer_shapes(g, [x]) is True
+    assert calls == ["x", "y", "z", "s"]  # x's own op and what x reaches, not the constants
+    assert s.type == TensorType(F32, (2,))
+    calls.clear()
+    assert infer_shapes(g, []) is False and calls == []
+
+
+def test_a_changed_result_reinfers_its_own_op() -> None:
+    """A result typed looser than its rule (placeholder_with_default's) is refined back."""
+    g, (x, y, z, s) = refinable_graph()
+    x.type = TensorType(F32, (2, 3))
+    infer_shapes(g)
+    y.type = TensorType(F32, (None, 3))
+    assert infer_shapes(g, [y]) is True
+    assert y.type == TensorType(F32, (2, 3))
+
+
+def test_changed_values_still_report_contradictions() -> None:
+    g, (x, y, z, s) = refinable_graph()
+    x.type = TensorType(F32, (2, 5))
+    with pytest.raises(ShapeError, match="math.add"):
+        infer_shapes(g, [x])
+
+
+@given(programs(), st.data())
+def test_reinferring_from_the_changed_inputs_equals_the_full_pass(program: Program, data: st.DataObject) -> None:
+    feeds = program.feeds()
+    refine = {name for name in sorted(feeds) if data.draw(st.booleans(), label=f"refine {name}")}
+    graphs = []
+    for _ in range(2):
+        g = program.build()
+        changed = []
+        for op in g.ops:
+            if op.user_name in refine:
+                op.results[0].type = TensorType(F32, feeds[op.user_name].shape)
+                changed.append(op.results[0])
+        graphs.append((g, changed))
+    (full, _), (seeded, changed) = graphs
+    infer_shapes(full)
+    infer_shapes(seeded, changed)
+    assert [r.type for op in full.ops for r in op.results] == [r.type for op in seeded.ops for r in op.results]

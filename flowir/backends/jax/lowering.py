@@ -127,6 +127,18 @@ class LoweringContext:
         self.result_types: tuple[Type, ...] = ()
         self.checks: list[Check] = []
         self.matmul_precision = matmul_precision
+        self._splats: dict[tuple[int, tuple[int, ...]], tuple[Any, Any]] = {}
+
+    def splat(self, s: Any, shape: tuple[int, ...]) -> Any:
+        """0-d ``s`` broadcast to ``shape``, once per trace: a scalar (``x * 0.5``'s constant)
+        used by many ops of one shape is broadcast once, not once per use."""
+        key = (id(s), shape)
+        hit = self._splats.get(key)
+        if hit is not None and hit[0] is s:
+            return hit[1]
+        out = jax.lax.broadcast_in_dim(s, shape, ())
+        self._splats[key] = (s, out)  # keeps ``s`` alive, so its id stays its own
+        return out
 
     def key(self, op: Operation) -> jax.Array:
         """The PRNG key of this run's draw of ``op``, from the five ``RefContext.draw_key``

@@ -228,8 +228,15 @@ def _as_bytes_array(a: np.ndarray) -> np.ndarray:
     return out
 
 
+#: The numpy float types a Python float converts to directly (``x * 0.5``'s constant).
+_NATIVE_FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _to_numpy(value: Any, dtype: DType | None) -> np.ndarray:
     """The array TF's ``make_tensor_proto`` would make of ``value``."""
+    if type(value) is float and dtype is not None and dtype.ir.numpy in _NATIVE_FLOATS:
+        # The common case on the path of every ``tensor * 0.5``: the same rounding as below.
+        return np.array(value, dtype=dtype.ir.numpy)
     _reject_tensors(value)
     if isinstance(value, (np.ndarray, np.generic)):
         arr = np.asarray(value)
@@ -374,6 +381,7 @@ def placeholder_with_default(input: Any, shape: Any, name: str | None = None) ->
         result = op._ir.results[0]
         # The op's rule gives the default's type; the declared type is the one feeds must fit.
         result.type = TensorType(x.dtype.ir, declared._to_ir())
+        op._graph._retyped.add(result)
         return op.outputs[0]
 
 

@@ -16,10 +16,9 @@ import contextlib
 import contextvars
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from types import MappingProxyType
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from flowir.frontends.graph.tensor import NodeDef, Operation, Tensor
 from flowir.ir.core import Graph as IRGraph
@@ -203,8 +202,9 @@ class _Controller:
     seen: set[Operation] = field(default_factory=set)
 
 
-@dataclass(frozen=True)
-class _BuildState:
+class _BuildState(NamedTuple):
+    """A graph's building state inside some scopes (a tuple: one is made per name scope)."""
+
     name_stack: str = ""
     #: DeviceSpec entries merge in order; callables map an op to a device string.
     devices: tuple[DeviceSpec | Callable[[Operation], Any], ...] = ()
@@ -212,9 +212,6 @@ class _BuildState:
 
 
 _EMPTY_STATE = _BuildState()
-_BUILD_STATES: contextvars.ContextVar[Mapping[Graph, _BuildState]] = contextvars.ContextVar(
-    "flowir_build_states", default=MappingProxyType({})
-)
 _DEFAULT_GRAPHS: contextvars.ContextVar[tuple[Graph, ...]] = contextvars.ContextVar("flowir_default_graphs", default=())
 
 
@@ -245,12 +242,10 @@ class _scoped:  # noqa: N801 - used like a contextmanager function
         self._state = state
 
     def __enter__(self) -> None:
-        states = dict(_BUILD_STATES.get())
-        states[self._graph] = self._state
-        self._token = _BUILD_STATES.set(states)
+        self._token = self._graph._build_state.set(self._state)
 
     def __exit__(self, *exc: Any) -> None:
-        _BUILD_STATES.reset(self._token)
+        self._graph._build_state.reset(self._token)
 
 
 class _NameScope:
@@ -266,24 +261,34 @@ class _NameScope:
     def __enter__(self) -> str:
         graph, name = self._graph, self._name
         state = graph._state()
-        if name:
-            if not isinstance(name, str):
-                raise TypeError(f"a name scope is a string, got {name!r}")
-            pattern = _VALID_SCOPE_NAME if state.name_stack else _VALID_OP_NAME
-            if not pattern.match(name):
-                raise ValueError(f"'{name}' is not a valid scope name")
         if not name:
             new_stack = ""
-        elif name.endswith("/"):
-            new_stack = name[:-1]
         else:
-            new_stack = graph.unique_name(name)
-        self._scope = _scoped(graph, _BuildState(new_stack, state.devices, state.controllers))
-        self._scope.__enter__()
+            if type(name) is not str or name not in _CHECKED_SCOPE_NAMES:
+                if not isinstance(name, str):
+                    raise TypeError(f"a name scope is a string, got {name!r}")
+                pattern = _VALID_SCOPE_NAME if state.name_stack else _VALID_OP_NAME
+                if not pattern.match(name):
+                    raise ValueError(f"'{name}' is not a valid scope name")
+                if _VALID_OP_NAME.match(name) and len(_CHECKED_SCOPE_NAMES) < 10_000:
+                    _CHECKED_SCOPE_NAMES.add(name)  # valid at any depth
+            new_stack = name[:-1] if name[-1] == "/" else graph.unique_name(name)
+        if new_stack == state.name_stack:
+            # Re-entering the current scope (an op wrapper inside its operator's scope): the
+            # state does not change.
+            self._scope = None
+        else:
+            self._scope = _scoped(graph, _BuildState(new_stack, state.devices, state.controllers))
+            self._scope.__enter__()
         return f"{new_stack}/" if new_stack else ""
 
     def __exit__(self, *exc: Any) -> None:
-        self._scope.__exit__(*exc)
+        if self._scope is not None:
+            self._scope.__exit__(*exc)
+
+
+#: Scope names already checked against both patterns (the names op wrappers use over and over).
+_CHECKED_SCOPE_NAMES: set[str] = set()
 
 
 @dataclass
@@ -311,6 +316,11 @@ class Graph:
     def __init__(self) -> None:
         self._ir = IRGraph("main")
         self._lock = threading.RLock()
+        #: This graph's building state (name scope, devices, control dependencies), per
+        #: thread and asyncio task: one variable per graph, so entering a scope is one ``set``.
+        self._build_state: contextvars.ContextVar[_BuildState] = contextvars.ContextVar(
+            "flowir_build_state", default=_EMPTY_STATE
+        )
         self._ops_by_name: dict[str, Operation] = {}
         self._ops_by_ir: dict[IROperation, Operation] = {}
         self._names_in_use: dict[str, int] = {}
@@ -325,6 +335,9 @@ class Graph:
         self._session_provided: dict[Tensor, Callable[[dict[str, Any]], Any]] = {}
         #: Variable op -> the tensor that reads its value (what fetching the variable gives).
         self._variable_reads: dict[Operation, Tensor] = {}
+        #: IR values whose types were changed after their consumers may have been built
+        #: (``set_shape``): a session re-infers the types around them.
+        self._retyped: set[Value] = set()
         #: Compiled runs, shared by this graph's sessions (see ``session.py``).
         self._run_cache: dict[Any, Any] = {}
 
@@ -372,7 +385,7 @@ class Graph:
     # -- names -------------------------------------------------------------------------------
 
     def _state(self) -> _BuildState:
-        return _BUILD_STATES.get().get(self, _EMPTY_STATE)
+        return self._build_state.get()
 
     def get_name_scope(self) -> str:
         """The current name scope (``"outer/inner"``; ``""`` at the top)."""
@@ -418,7 +431,7 @@ class Graph:
             devices = (*state.devices, device_name_or_function)
         else:
             devices = (*state.devices, _as_device_spec(device_name_or_function))
-        with _scoped(self, replace(state, devices=devices)):
+        with _scoped(self, state._replace(devices=devices)):
             yield
 
     def _device_for(self, state: _BuildState) -> tuple[str | None, list[Callable[[Operation], Any]]]:
@@ -441,14 +454,14 @@ class Graph:
         get that block's dependencies again."""
         state = self._state()
         if control_inputs is None:
-            return _scoped(self, replace(state, controllers=()))
+            return _scoped(self, state._replace(controllers=()))
         current = {op for c in state.controllers for op in c.control_inputs}
         ops: list[Operation] = []
         for c in control_inputs:
             op = self._as_control_op(c)
             if op not in current and op not in ops:
                 ops.append(op)
-        return _scoped(self, replace(state, controllers=(*state.controllers, _Controller(ops))))
+        return _scoped(self, state._replace(controllers=(*state.controllers, _Controller(ops))))
 
     def _as_control_op(self, c: Any) -> Operation:
         if isinstance(c, Operation):
@@ -482,35 +495,38 @@ class Graph:
     ) -> Operation:
         """Build an IR op of ``op_class`` from tensors, name it by TF's rules, apply the
         device and control-dependency scopes and append it. See ``building.make_op``."""
-        self._check_not_finalized()
+        if self._finalized:
+            raise RuntimeError("Graph is finalized and cannot be modified.")
         operands: list[Any] = []
         input_ops: list[Operation] = []
         for x in inputs:
-            if isinstance(x, (list, tuple)):
-                group = [self._input_value(t, op_class, name) for t in x]
+            if type(x) is Tensor and x._op._graph is self:  # the usual case, checked inline
+                operands.append(x._value)
+                input_ops.append(x._op)
+            elif isinstance(x, (list, tuple)):
+                operands.append([self._input_value(t, op_class, name) for t in x])
                 input_ops.extend(t.op for t in x)
-                operands.append(group)
             else:
                 operands.append(self._input_value(x, op_class, name))
                 input_ops.append(x.op)
         state = self._state()
         with self._lock:
-            if name.endswith("/"):
+            if name[-1:] == "/":
                 name = name[:-1]
             else:
                 name = self.unique_name(name)
             if name in self._ops_by_name:
                 raise ValueError(f"Duplicate node name in graph: '{name}'")
-            deps = self._control_deps_for(state, input_ops)
+            deps = self._control_deps_for(state, input_ops) if state.controllers else []
             for c in control_inputs:
                 op = self._as_control_op(c)
                 if op not in deps:
                     deps.append(op)
-            device, device_functions = self._device_for(state)
+            device, device_functions = self._device_for(state) if state.devices else (None, None)
             ir_op = op_class.create(
                 *operands,
                 name=name,
-                control_deps=[d._control_value for d in deps],
+                control_deps=[d._control_value for d in deps] if deps else (),
                 result_types=result_types,
                 device=device,
                 **attrs,

@@ -1041,6 +1041,8 @@ def _import_ops(graph: Graph, ir: Any, clear_devices: bool) -> None:
             )
             graph._ir.append(copy)
             mapping.update(zip(op.results, copy.results))
+            # Typed as the file says, not by the rules: a session re-infers them.
+            graph._retyped.update(copy.results)
             graph._last_id += 1
             wrapper = Operation(copy, graph, graph._last_id)
             graph._ops_by_name[copy.user_name] = wrapper

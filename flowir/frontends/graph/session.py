@@ -71,6 +71,7 @@ logger = logging.getLogger("flowir.session")
 
 #: The passes every compiled run goes through (pruning is implied by the extraction).
 PIPELINE = "shape-inference,constant-fold,cse,canonicalize"
+_AFTER_INFERENCE = PIPELINE.split(",", 1)[1]
 
 _DEFAULT_SESSIONS: contextvars.ContextVar[tuple[Session, ...]] = contextvars.ContextVar("flowir_default_sessions", default=())
 
@@ -900,11 +901,19 @@ class Session:
         """Compile and cache the run of ``plan`` for feeds of ``shapes``."""
         from flowir.passes import PassManager
         from flowir.passes.functionalize import functionalize_state
+        from flowir.passes.shape_inference import infer_shapes
 
-        program_graph, used = self._extract(plan, arrays)
+        program_graph, used, retyped = self._extract(plan, arrays)
         try:
             signature = functionalize_state(program_graph)
-            program_graph = PassManager(PIPELINE).run(program_graph).graph
+            try:
+                # PIPELINE's shape inference, where types changed: the ops of the user's
+                # graph were typed from their operands when built.
+                infer_shapes(program_graph, retyped)
+            except FlowirError as e:
+                e.add_context("  while running pass 'shape-inference'")
+                raise
+            program_graph = PassManager(_AFTER_INFERENCE).run(program_graph).graph
             program = _program(program_graph, len(arrays) + len(used), signature, len(plan.targets))
             if self._data_parallel:
                 executable = self._backend.compile_data_parallel(program, plan.batch_feeds)  # type: ignore[attr-defined]
@@ -928,9 +937,13 @@ class Session:
         self._count_compile(plan, shapes, executable)
         return entry
 
-    def _extract(self, plan: _Plan, arrays: list[np.ndarray]) -> tuple[Any, list[Callable[[dict[str, Any]], Any]]]:
+    def _extract(
+        self, plan: _Plan, arrays: list[np.ndarray]
+    ) -> tuple[Any, list[Callable[[dict[str, Any]], Any]], set[Any]]:
         """The part of the graph ``plan`` runs, cut at the feeds (typed as ``arrays``) and the
-        tensors the session provides, and the providers of those the program reads."""
+        tensors the session provides, the providers of those the program reads, and the
+        values whose types changed since their consumers were built (the fed inputs' and
+        ``set_shape``'s)."""
         from flowir.ir.transforms import extract_subgraph
 
         for t, a in zip(plan.feeds, arrays):
@@ -942,9 +955,10 @@ class Session:
         fed = {t._value for t in plan.feeds}
         provided = [(t, fn) for t, fn in graph._session_provided.items() if t._value not in fed]
         with graph._lock:
-            program_graph, _ = extract_subgraph(
+            program_graph, mapping = extract_subgraph(
                 graph.ir_graph, plan.targets, [t._value for t in plan.feeds] + [t._value for t, _ in provided]
             )
+            retyped = {mapping[v] for v in graph._retyped if v in mapping}
         inputs = program_graph.inputs
         processes = self._server.num_processes if self._server is not None else 1
         for k, (arg, a) in enumerate(zip(inputs, arrays)):
@@ -952,7 +966,10 @@ class Session:
             if processes > 1 and k in plan.batch_feeds:
                 # Each task feeds its own rows: the program computes on all of them.
                 shape = (shape[0] * processes, *shape[1:])
-            arg.type = TensorType(arg.type.dtype, shape)  # type: ignore[attr-defined]
+            ty = TensorType(arg.type.dtype, shape)  # type: ignore[attr-defined]
+            if ty != arg.type:
+                arg.type = ty
+                retyped.add(arg)
         used = []
         for arg, (_, fn) in zip(inputs[len(arrays) :], provided):
             if arg.has_uses or arg in program_graph.outputs:
@@ -965,7 +982,7 @@ class Session:
                 raise errors.InvalidArgumentError(
                     source.node_def if source is not None else None, source, _missing_feed_message(source)
                 )
-        return program_graph, used
+        return program_graph, used, retyped
 
     def _padded_fetches(
         self, plan: _Plan, arrays: list[np.ndarray], shapes: tuple[tuple[int, ...], ...]
@@ -979,7 +996,7 @@ class Session:
         from flowir.passes.functionalize import functionalize_state
 
         try:
-            program_graph, _ = self._extract(plan, arrays)
+            program_graph, _, _ = self._extract(plan, arrays)
             functionalize_state(program_graph)
             program_graph = PassManager("shape-inference").run(program_graph).graph
         except (errors.OpError, FlowirError, ValueError):

@@ -392,10 +392,16 @@ def _op_library_function(name: str) -> Callable[..., Any]:
 _OP_FUNCTIONS: dict[str, Callable[..., Any]] = {}
 
 
-def _building() -> Any:
-    from flowir.frontends.graph import building
+_BUILDING: Any = None
 
-    return building
+
+def _building() -> Any:
+    global _BUILDING
+    if _BUILDING is None:
+        from flowir.frontends.graph import building
+
+        _BUILDING = building
+    return _BUILDING
 
 
 def _binary_operator(fn_name: str, scope: str) -> tuple[Callable[..., Any], Callable[..., Any]]:
@@ -585,7 +591,10 @@ class Tensor(_OperatorMixin):
         ty = self._value.type
         if type(ty) is ResourceType:
             raise ValueError(f"cannot set the shape of the variable handle {self.name!r}")
-        self._value.type = TensorType(ty.dtype, merged._to_ir())  # type: ignore[attr-defined]
+        new = TensorType(ty.dtype, merged._to_ir())  # type: ignore[attr-defined]
+        if new != ty:
+            self._value.type = new
+            self._op._graph._retyped.add(self._value)
 
     def consumers(self) -> list[Operation]:
         """The ops that take this tensor as a data input, in creation order."""

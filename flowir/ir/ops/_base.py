@@ -85,7 +85,9 @@ class BinaryElementwise(Operation):
         a, b = tensor(x, "x"), tensor(y, "y")
         dt = same_dtype(a, b)
         require_dtypes(a, self.DTYPES, "operands")
-        shape = broadcast_shapes(a.shape, b.shape)
+        sa, sb = a.shape, b.shape
+        # Equal shapes and a scalar operand are the common cases: nothing to broadcast.
+        shape = sa if sa == sb or sb == () else sb if sa == () else broadcast_shapes(sa, sb)
         return TensorType(self.RESULT_DTYPE or dt, shape)
 
 

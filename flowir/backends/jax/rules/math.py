@@ -110,11 +110,15 @@ def broadcast(x: Any, y: Any) -> tuple[Any, Any]:
     return broadcast_to(x, shape), broadcast_to(y, shape)
 
 
-def broadcast_elementwise(x: Any, y: Any) -> tuple[Any, Any]:
-    """``broadcast`` for ``lax``'s elementwise binary ops, which take a 0-d operand as it
-    is: no ``broadcast_in_dim`` for the common ``x * 2.0`` keeps long programs quick to trace."""
-    if not x.ndim or not y.ndim:
-        return x, y
+def broadcast_elementwise(x: Any, y: Any, ctx: LoweringContext | None = None) -> tuple[Any, Any]:
+    """``broadcast`` for ``lax``'s elementwise binary ops. A 0-d operand against a tensor is
+    broadcast once per trace and shape with ``ctx`` (``ctx.splat``: the common ``x * 2.0``
+    of a long program makes one broadcast, not one per op), else passed as it is (``lax``
+    takes it)."""
+    if not y.ndim:
+        return (x, y) if ctx is None or not x.ndim else (x, ctx.splat(y, x.shape))
+    if not x.ndim:
+        return (x, y) if ctx is None else (ctx.splat(x, y.shape), y)
     return broadcast(x, y)
 
 
@@ -239,7 +243,7 @@ def _classify(ctx: LoweringContext, op: Operation, x: Any) -> tuple[Any]:
 
 @lowering_rule(*ARITHMETIC)
 def _arithmetic(ctx: LoweringContext, op: Operation, x: Any, y: Any) -> tuple[Any]:
-    return (narrow(ARITHMETIC[type(op)](*broadcast_elementwise(widen(x), widen(y))), x.dtype),)
+    return (narrow(ARITHMETIC[type(op)](*broadcast_elementwise(widen(x), widen(y), ctx)), x.dtype),)
 
 
 def integer_divisor(op: Operation) -> bool:
@@ -256,7 +260,7 @@ def _checked_arithmetic(ctx: LoweringContext, op: Operation, x: Any, y: Any) -> 
 
 @lowering_rule(*PREDICATES)
 def _predicate(ctx: LoweringContext, op: Operation, x: Any, y: Any) -> tuple[Any]:
-    return (PREDICATES[type(op)](*broadcast_elementwise(widen(x), widen(y))),)
+    return (PREDICATES[type(op)](*broadcast_elementwise(widen(x), widen(y), ctx)),)
 
 
 @lowering_rule(ops.FloorDiv, may_fail=integer_divisor)
