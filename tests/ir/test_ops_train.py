@@ -47,8 +47,13 @@ def bits(a: np.ndarray) -> np.ndarray:
 
 
 def assert_bitwise(got: np.ndarray, want: np.ndarray) -> None:
+    """Equal bits, the sign of zero included; NaN matches NaN whatever its sign and payload
+    (IEEE 754 leaves a computed NaN's sign open: x86 makes ``inf - inf`` negative, while a
+    NaN carried through from an input keeps its own, so the order of operations shows)."""
     assert got.dtype == want.dtype and got.shape == want.shape, (got.dtype, got.shape, want.dtype, want.shape)
-    np.testing.assert_array_equal(bits(got), bits(want))
+    nan_got, nan_want = np.isnan(got.astype(np.float64)), np.isnan(want.astype(np.float64))
+    np.testing.assert_array_equal(nan_got, nan_want)
+    np.testing.assert_array_equal(bits(np.where(nan_got, 0, got).astype(got.dtype)), bits(np.where(nan_want, 0, want).astype(want.dtype)))
 
 
 def tf_formula(dtype: DType, var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad, nesterov=False):
