@@ -87,13 +87,35 @@ class Value:
     operand position, negative (``-1 - k``) for the k-th control dependency.
     """
 
-    __slots__ = ("type", "uses", "__weakref__")
+    # ``_uses`` is ``None`` (no use), the one use's key, or the dict: most values of a long
+    # graph have one reader, and a dict per value doubles the objects the collector walks.
+    __slots__ = ("type", "_uses", "__weakref__")
 
     type: Type
 
     def __init__(self, ty: Type) -> None:
         self.type = ty
-        self.uses: dict[tuple[Operation, int], None] = {}
+        self._uses: Any = None
+
+    @property
+    def uses(self) -> dict[tuple[Operation, int], None]:
+        """The ``(op, index)`` reading this value, in order (a dict used as an ordered set;
+        change it only through the ops' own methods)."""
+        u = self._uses
+        if type(u) is dict:
+            return u
+        d = {} if u is None else {u: None}
+        self._uses = d
+        return d
+
+    def _add_use(self, key: tuple[Operation, int]) -> None:
+        u = self._uses
+        if u is None:
+            self._uses = key
+        elif type(u) is dict:
+            u[key] = None
+        else:
+            self._uses = {u: None, key: None}
 
     @property
     def owner(self) -> Operation | None:
@@ -108,7 +130,8 @@ class Value:
     @property
     def has_uses(self) -> bool:
         """Whether any op reads this value (as an operand or a control dependency)."""
-        return bool(self.uses)
+        u = self._uses
+        return u is not None and (type(u) is not dict or bool(u))
 
     @property
     def users(self) -> list[Operation]:
@@ -139,7 +162,7 @@ class OpResult(Value):
 
     def __init__(self, ty: Type, op: Operation, index: int) -> None:
         self.type = ty
-        self.uses = {}
+        self._uses = None
         self.op = op
         self.index = index
 
@@ -162,7 +185,7 @@ class BlockArgument(Value):
 
     def __init__(self, ty: Type, graph: Graph, index: int, name: str | None, location: Location = UNKNOWN_LOC) -> None:
         self.type = ty
-        self.uses = {}
+        self._uses = None
         self.graph = graph
         self.index = index
         self._name = name
@@ -292,13 +315,16 @@ def _make_getters(cls: type[Operation]) -> None:
 
 
 class _NoDeps(list):
-    """The empty ``control_deps`` that ops without control dependencies share: it equals
-    ``[]`` and refuses changes (``add_control_dep``/``set_control_deps`` give an op its own)."""
+    """The empty ``operands``/``control_deps`` list that ops without any share: it equals
+    ``[]`` and refuses changes (``set_operands``, ``add_control_dep``, ``set_control_deps``
+    give an op its own)."""
 
     __slots__ = ()
 
     def _refuse(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError("an op's empty control_deps is shared: use add_control_dep or set_control_deps")
+        raise TypeError(
+            "an op's empty operands/control_deps list is shared: use set_operands, add_control_dep or set_control_deps"
+        )
 
     append = extend = insert = remove = pop = clear = sort = reverse = _refuse
     __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
@@ -371,7 +397,7 @@ class Operation:
         device: str | None = None,
     ) -> None:
         """Raw construction: no type inference and no checks (the verifier checks)."""
-        self.operands: list[Value] = list(operands)
+        self.operands: list[Value] = list(operands) if operands else _NO_DEPS  # shared when empty, as below
         # Most ops wait for nothing: they share one read-only empty list (an object fewer per op).
         self.control_deps: list[Value] = list(control_deps) if control_deps else _NO_DEPS
         self.attributes: dict[str, Any] = attributes if attributes is not None else {}
@@ -385,9 +411,9 @@ class Operation:
         self._order = 0
         self.results: tuple[OpResult, ...] = tuple(OpResult(t, self, i) for i, t in enumerate(result_types))
         for i, v in enumerate(self.operands):
-            v.uses[(self, i)] = None
+            v._add_use((self, i))
         for k, v in enumerate(self.control_deps):
-            v.uses[(self, -1 - k)] = None
+            v._add_use((self, -1 - k))
 
     def _clone(self, operands: list[Value], control_deps: Sequence[Value]) -> Any:
         """A copy of this op reading ``operands`` (a list it takes over) and waiting for
@@ -396,7 +422,7 @@ class Operation:
         conversions; no checks."""
         cls = type(self)
         op = cls.__new__(cls)
-        op.operands = operands
+        op.operands = operands if operands else _NO_DEPS
         op.control_deps = list(control_deps) if control_deps else _NO_DEPS
         op.attributes = dict(self.attributes) if self.attributes else {}
         op.user_name = self.user_name
@@ -407,9 +433,9 @@ class Operation:
         op._order = 0
         op.results = tuple([OpResult(r.type, op, r.index) for r in self.results])
         for i, v in enumerate(operands):
-            v.uses[(op, i)] = None
+            v._add_use((op, i))
         for k, v in enumerate(op.control_deps):
-            v.uses[(op, -1 - k)] = None
+            v._add_use((op, -1 - k))
         return op
 
     # -- construction with inference --------------------------------------------------------
@@ -583,7 +609,7 @@ class Operation:
             old = self.control_deps[-1 - index]
             self.control_deps[-1 - index] = new
         del old.uses[(self, index)]
-        new.uses[(self, index)] = None
+        new._add_use((self, index))
 
     def set_operand(self, index: int, new: Value) -> None:
         """Replace operand ``index``, keeping use lists right."""
@@ -605,7 +631,7 @@ class Operation:
         """Make the op wait for ``value``'s op (no-op if it already does)."""
         if value not in self.control_deps:
             self.control_deps = [*self.control_deps, value]
-            value.uses[(self, -len(self.control_deps))] = None
+            value._add_use((self, -len(self.control_deps)))
 
     def set_attr(self, key: str, value: Any) -> None:
         """Set attribute ``key`` to ``value``, normalised by its kind; setting the default unsets it.
@@ -629,9 +655,9 @@ class Operation:
 
     def _add_uses(self) -> None:
         for i, v in enumerate(self.operands):
-            v.uses[(self, i)] = None
+            v._add_use((self, i))
         for k, v in enumerate(self.control_deps):
-            v.uses[(self, -1 - k)] = None
+            v._add_use((self, -1 - k))
 
     def replace_all_uses_with(self, new: Operation | Sequence[Value]) -> None:
         """Make readers of each result read the matching result of ``new`` (an op or values)."""

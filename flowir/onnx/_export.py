@@ -137,9 +137,9 @@ def _tensor(graph: Any, obj: Any, what: str) -> Any:
 def _full_name(graph: Any, name: str, what: str) -> str:
     """``name`` if the graph has it, else the one op whose name ends with ``/name``."""
     op_name = name.partition(":")[0]
-    if op_name in graph._ops_by_name:
+    if op_name in graph._ir_by_name:
         return name
-    matches = [n for n in graph._ops_by_name if n.endswith("/" + op_name)]
+    matches = [n for n in graph._ir_by_name if n.endswith("/" + op_name)]
     if len(matches) == 1:
         return matches[0] + name[len(op_name) :]
     if matches:

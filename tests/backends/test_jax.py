@@ -673,16 +673,14 @@ def test_session_batch_buckets_bound_the_xla_compilations(caplog) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Known XLA miscompilations (upstream): each test fails while the bug is there, and its xfail
-# goes away (XPASS, not strict) once a jax release fixes it.
+# Worked around XLA miscompilations (upstream)
 
 
-@pytest.mark.xfail(reason="XLA:CPU folds pad into a dilated reduce_window wrongly (jaxlib 0.10.2)", strict=False)
 def test_avg_pool_grad_of_a_window_of_padding_alone_is_zero() -> None:
     """Input size 1, kernel 2, dilation 2, SAME_UPPER: the one window's taps (-1 and 1) are
-    both padding, so no gradient reaches the input. Eager jax and the reference give 0; the
-    jitted pad + reduce_window gives the incoming gradient (found by the window ops' property
-    test, float16 and float32 alike)."""
+    both padding, so no gradient reaches the input. Eager jax and the reference give 0; XLA:CPU
+    (jaxlib 0.10.2) compiles jax's own pad + reduce_window transpose to the incoming gradient
+    (found by the window ops' property test); the lowering puts a barrier between the two."""
     from flowir.ir.parser import parse_graph
     from flowir.ir.reference import RefContext, evaluate
 

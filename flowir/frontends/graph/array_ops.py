@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from flowir.frontends.graph import dtypes as _dtypes
-from flowir.frontends.graph.building import convert_to_tensor, make_op
+from flowir.frontends.graph.building import convert_to_tensor, make_op, make_tensor
 from flowir.frontends.graph.graph import get_default_graph, name_scope
 from flowir.frontends.graph.tensor import Tensor
 from flowir.ir import ops
@@ -100,7 +100,7 @@ def make1(
     (``"truediv/"``) as ``name``: the main op takes it as its exact name and helper ops
     (casts, converted constants) land inside it (``truediv/Cast``, ``Maximum/y``), as in TF.
     """
-    return make_op(op_class, inputs, name=name, default_name=default_name, **attrs).outputs[0]
+    return make_tensor(op_class, inputs, name=name, default_name=default_name, **attrs)
 
 
 def is_tensor_like(value: Any) -> bool:

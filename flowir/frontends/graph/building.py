@@ -28,10 +28,11 @@ from flowir.ir.dtypes import dtype_of
 from flowir.ir.ops import array as array_ops
 from flowir.ir.ops import control as control_ops
 from flowir.ir.ops import core as core_ops
-from flowir.ir.types import TensorType
+from flowir.ir.types import ControlType, TensorType
 
 __all__ = [
     "make_op",
+    "make_tensor",
     "convert_to_tensor",
     "register_tensor_conversion_function",
     "constant",
@@ -67,6 +68,24 @@ def make_op(
     inputs do not fit the op.
     """
     return get_default_graph()._create_op(op_class, inputs, name or default_name, result_types, control_inputs, attrs)
+
+
+def make_tensor(
+    op_class: type[IROperation],
+    inputs: Sequence[Tensor | Sequence[Tensor]],
+    *,
+    name: str | None = None,
+    default_name: str,
+    **attrs: Any,
+) -> Tensor:
+    """``make_op(...).outputs[0]``: the first output of a new op, made without the op's
+    ``Operation`` wrapper (made later if asked for: ``tensor.op``)."""
+    graph = get_default_graph()
+    ir_op = graph._create_ir_op(op_class, inputs, name or default_name, None, (), attrs)
+    for r in ir_op.results:
+        if type(r.type) is not ControlType:
+            return graph._tensor_of(r)
+    raise ValueError(f"{op_class.name} has no tensor output")
 
 
 # --------------------------------------------------------------------------------------------
@@ -319,7 +338,7 @@ def constant(value: Any, dtype: Any = None, shape: Any = None, name: str = "Cons
         else:
             pad = np.full(size - flat.size, flat[-1], dtype=arr.dtype)
             arr = np.concatenate([flat, pad]).reshape(dims)
-    return make_op(core_ops.Constant, [], name=name, default_name="Const", value=arr).outputs[0]
+    return make_tensor(core_ops.Constant, [], name=name, default_name="Const", value=arr)
 
 
 # --------------------------------------------------------------------------------------------

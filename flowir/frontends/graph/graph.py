@@ -25,6 +25,7 @@ from flowir.ir.core import Graph as IRGraph
 from flowir.ir.core import Operation as IROperation
 from flowir.ir.core import Value
 from flowir.ir.printer import print_graph
+from flowir.ir.types import ControlType
 
 __all__ = [
     "Graph",
@@ -199,7 +200,8 @@ class _Controller:
     """One ``control_dependencies`` block: its control inputs and the ops created inside it."""
 
     control_inputs: list[Operation]
-    seen: set[Operation] = field(default_factory=set)
+    #: The IR ops created inside the block.
+    seen: set[IROperation] = field(default_factory=set)
 
 
 class _BuildState(NamedTuple):
@@ -321,8 +323,11 @@ class Graph:
         self._build_state: contextvars.ContextVar[_BuildState] = contextvars.ContextVar(
             "flowir_build_state", default=_EMPTY_STATE
         )
-        self._ops_by_name: dict[str, Operation] = {}
+        #: Each op by name, as its IR op: an ``Operation`` wrapper is made when first asked for
+        #: (``_wrap``) and kept in ``_ops_by_ir``; each result's ``Tensor`` is in ``_tensors``.
+        self._ir_by_name: dict[str, IROperation] = {}
         self._ops_by_ir: dict[IROperation, Operation] = {}
+        self._tensors: dict[Value, Tensor] = {}
         self._names_in_use: dict[str, int] = {}
         self._last_id = 0
         self._collections: dict[str, list[Any]] = {}
@@ -474,12 +479,12 @@ class Graph:
             raise ValueError(f"Control input {c!r} is not an element of this graph.")
         return element
 
-    def _control_deps_for(self, state: _BuildState, input_ops: list[Operation]) -> list[Operation]:
+    def _control_deps_for(self, state: _BuildState, input_ops: list[IROperation]) -> list[Operation]:
         deps: list[Operation] = []
         for controller in state.controllers:
             if any(op in controller.seen for op in input_ops):
                 continue
-            deps.extend(c for c in controller.control_inputs if c not in input_ops and c not in deps)
+            deps.extend(c for c in controller.control_inputs if c._ir not in input_ops and c not in deps)
         return deps
 
     # -- creating ops ------------------------------------------------------------------------
@@ -495,27 +500,41 @@ class Graph:
     ) -> Operation:
         """Build an IR op of ``op_class`` from tensors, name it by TF's rules, apply the
         device and control-dependency scopes and append it. See ``building.make_op``."""
+        return self._wrap(self._create_ir_op(op_class, inputs, name, result_types, control_inputs, attrs))
+
+    def _create_ir_op(
+        self,
+        op_class: type[IROperation],
+        inputs: Sequence[Any],
+        name: str,
+        result_types: Sequence[Any] | None,
+        control_inputs: Sequence[Any],
+        attrs: dict[str, Any],
+    ) -> IROperation:
+        """``_create_op``'s IR op, with no ``Operation`` wrapper made for it (op wrappers
+        that return a tensor need none)."""
         if self._finalized:
             raise RuntimeError("Graph is finalized and cannot be modified.")
         operands: list[Any] = []
-        input_ops: list[Operation] = []
+        input_ops: list[IROperation] = []
         for x in inputs:
-            if type(x) is Tensor and x._op._graph is self:  # the usual case, checked inline
-                operands.append(x._value)
-                input_ops.append(x._op)
+            if type(x) is Tensor and x._graph is self:  # the usual case, checked inline
+                v = x._value
+                operands.append(v)
+                input_ops.append(v.owner)  # type: ignore[arg-type]
             elif isinstance(x, (list, tuple)):
                 operands.append([self._input_value(t, op_class, name) for t in x])
-                input_ops.extend(t.op for t in x)
+                input_ops.extend(t._value.owner for t in x)
             else:
                 operands.append(self._input_value(x, op_class, name))
-                input_ops.append(x.op)
+                input_ops.append(x._value.owner)
         state = self._state()
         with self._lock:
             if name[-1:] == "/":
                 name = name[:-1]
             else:
                 name = self.unique_name(name)
-            if name in self._ops_by_name:
+            if name in self._ir_by_name:
                 raise ValueError(f"Duplicate node name in graph: '{name}'")
             deps = self._control_deps_for(state, input_ops) if state.controllers else []
             for c in control_inputs:
@@ -533,43 +552,70 @@ class Graph:
             )
             self._ir.append(ir_op)
             self._last_id += 1
-            op = Operation(ir_op, self, self._last_id)
-            self._ops_by_name[name] = op
-            self._ops_by_ir[ir_op] = op
+            self._ir_by_name[name] = ir_op
             for controller in state.controllers:
-                controller.seen.add(op)
+                controller.seen.add(ir_op)
         if device_functions:
             spec = DeviceSpec.from_string(device) if device else _NO_DEVICE
+            op = self._wrap(ir_op)
             for fn in device_functions:
                 chosen = fn(op)
                 if chosen:
                     spec = spec.merge(_as_device_spec(chosen))
             ir_op.device = spec.to_string() or None
-        return op
+        return ir_op
 
     def _input_value(self, t: Any, op_class: type[IROperation], name: str) -> Value:
         if not isinstance(t, Tensor):
             raise TypeError(f"{op_class.name} {name!r}: inputs must be Tensors (convert them first), got {t!r}")
-        if t._op._graph is not self:
+        if t._graph is not self:
             raise ValueError(f"{t} must be from the same graph as the op {name!r} being created (the default graph).")
         return t._value
 
     # -- lookup ------------------------------------------------------------------------------
 
+    def _wrap(self, ir_op: IROperation) -> Operation:
+        """The ``Operation`` of this graph's IR op ``ir_op`` (made on first use, then kept)."""
+        op = self._ops_by_ir.get(ir_op)
+        if op is None:
+            with self._lock:
+                op = self._ops_by_ir.get(ir_op)
+                if op is None:
+                    op = self._ops_by_ir[ir_op] = Operation(ir_op, self)
+        return op
+
     def _wrapper_of(self, ir_op: IROperation) -> Operation | None:
-        return self._ops_by_ir.get(ir_op)
+        """The ``Operation`` of ``ir_op`` if it is one of this graph's ops, else ``None``."""
+        op = self._ops_by_ir.get(ir_op)
+        if op is not None:
+            return op
+        if self._ir_by_name.get(ir_op.user_name or "") is not ir_op:
+            return None
+        return self._wrap(ir_op)
+
+    def _op_named(self, name: str) -> Operation | None:
+        """The op called ``name``, ``None`` if there is none."""
+        ir_op = self._ir_by_name.get(name)
+        return None if ir_op is None else self._wrap(ir_op)
 
     def _tensor_of(self, value: Value) -> Tensor:
-        op = self._ops_by_ir[value.owner]  # type: ignore[index]
-        for t in op._outputs:
-            if t._value is value:
-                return t
-        raise KeyError(f"{value!r} has no tensor in this graph")
+        """The ``Tensor`` of ``value``, a result of one of this graph's ops (made once)."""
+        t = self._tensors.get(value)
+        if t is None:
+            owner = value.owner
+            if owner is None or self._ir_by_name.get(owner.user_name or "") is not owner or type(value.type) is ControlType:
+                raise KeyError(f"{value!r} has no tensor in this graph")
+            with self._lock:
+                t = self._tensors.get(value)
+                if t is None:
+                    t = self._tensors[value] = Tensor(self, value.index, value)  # type: ignore[attr-defined]
+        return t
 
     def get_operations(self) -> list[Operation]:
         """All ops, in creation order."""
         with self._lock:
-            return list(self._ops_by_name.values())
+            ir_ops = list(self._ir_by_name.values())
+        return [self._wrap(o) for o in ir_ops]
 
     def as_graph_element(self, obj: Any, allow_tensor: bool = True, allow_operation: bool = True) -> Any:
         """The ``Tensor`` or ``Operation`` that ``obj`` (an object or a name) denotes in this
@@ -585,7 +631,7 @@ class Graph:
                         f"The name {obj!r} looks a like a Tensor name, but is not a valid one. "
                         'Tensor names must be of the form "<op_name>:<output_index>".'
                     ) from None
-                op = self._ops_by_name.get(op_name)
+                op = self._op_named(op_name)
                 if op is None:
                     raise KeyError(
                         f"The name {obj!r} refers to a Tensor which does not exist. "
@@ -601,16 +647,16 @@ class Graph:
             if ":" in obj:
                 raise ValueError(f"Name {obj!r} appears to refer to a Tensor, not a {types_str}.")
             if allow_operation:
-                op = self._ops_by_name.get(obj)
+                op = self._op_named(obj)
                 if op is None:
                     raise KeyError(f"The name {obj!r} refers to an Operation not in the graph.")
                 return op
             suffix = ' Tensor names must be of the form "<op_name>:<output_index>".'
-            if obj in self._ops_by_name:
+            if obj in self._ir_by_name:
                 raise ValueError(f"The name {obj!r} refers to an Operation, not a {types_str}.{suffix}")
             raise ValueError(f"The name {obj!r} looks like an (invalid) Operation name, not a {types_str}.{suffix}")
         if isinstance(obj, Tensor) and allow_tensor:
-            if obj._op._graph is not self:
+            if obj._graph is not self:
                 raise ValueError(f"Tensor {obj} is not an element of this graph.")
             return obj
         if isinstance(obj, Operation) and allow_operation:
@@ -706,7 +752,7 @@ class Graph:
     def as_graph_def(self, from_version: int | None = None, add_shapes: bool = False) -> GraphDef:
         """A ``GraphDef`` snapshot: ``node`` lists the ops, ``str()`` is the textual IR."""
         with self._lock:
-            return GraphDef([op.node_def for op in self._ops_by_name.values()], print_graph(self._ir))
+            return GraphDef([op.node_def for op in self.get_operations()], print_graph(self._ir))
 
     @property
     def graph_def_versions(self) -> None:
@@ -714,7 +760,7 @@ class Graph:
         return None
 
     def __repr__(self) -> str:
-        return f"<flowir.Graph with {len(self._ops_by_name)} ops>"
+        return f"<flowir.Graph with {len(self._ir_by_name)} ops>"
 
 
 def _as_device_spec(device_spec: Any) -> DeviceSpec:

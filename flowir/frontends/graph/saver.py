@@ -1025,7 +1025,7 @@ def _import_ops(graph: Graph, ir: Any, clear_devices: bool) -> None:
         names = [op.user_name for op in ops]
         if any(not n for n in names):
             raise ValueError("a meta graph's ops all have names")
-        clashes = [n for n in names if n in graph._ops_by_name]
+        clashes = [n for n in names if n in graph._ir_by_name]
         if clashes:
             raise ValueError(f"cannot import the meta graph: the default graph already has ops named {clashes[:3]}")
         mapping: dict[Any, Any] = {}
@@ -1044,9 +1044,7 @@ def _import_ops(graph: Graph, ir: Any, clear_devices: bool) -> None:
             # Typed as the file says, not by the rules: a session re-infers them.
             graph._retyped.update(copy.results)
             graph._last_id += 1
-            wrapper = Operation(copy, graph, graph._last_id)
-            graph._ops_by_name[copy.user_name] = wrapper
-            graph._ops_by_ir[copy] = wrapper
+            graph._ir_by_name[copy.user_name] = copy
             # Building the op made its name and each enclosing scope name used.
             parts = copy.user_name.split("/")
             for i in range(1, len(parts) + 1):

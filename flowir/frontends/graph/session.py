@@ -613,7 +613,7 @@ class Session:
             return [state[name] for name in entry.reads]
         except KeyError:
             name = next(n for n in entry.reads if n not in state)
-            op = self._graph._ops_by_name.get(name)
+            op = self._graph._op_named(name)
             raise errors.FailedPreconditionError(
                 op.node_def if op is not None else None, op, f"Attempting to use uninitialized value {name}"
             ) from None
@@ -715,7 +715,7 @@ class Session:
         return element
 
     def _make_plan(self, leaves: tuple[Any, ...], keys: tuple[Any, ...]) -> _Plan:
-        if not self._graph._ops_by_name:
+        if not self._graph._ir_by_name:
             raise RuntimeError("The Session graph is empty. Add operations to the graph before calling run().")
         plan = _Plan()
         index: dict[Any, int] = {}
@@ -880,7 +880,7 @@ class Session:
                 program_graph, _ = extract_subgraph(graph.ir_graph, plan.targets, cut)
         except (FlowirError, ValueError):
             return []  # compiling reports it
-        ops = (graph._ops_by_name.get(op.user_name or "") for op in program_graph.ops if type(op) is Placeholder)
+        ops = (graph._op_named(op.user_name or "") for op in program_graph.ops if type(op) is Placeholder)
         return [op.outputs[0] for op in ops if op is not None]
 
     def _ordered_feeds(self, plan: _Plan, values: list[Any]) -> list[np.ndarray]:
@@ -978,7 +978,7 @@ class Session:
                 program_graph.remove_input(arg)
         for op in program_graph.ops:
             if isinstance(op, Placeholder):
-                source = graph._ops_by_name.get(op.user_name or "")
+                source = graph._op_named(op.user_name or "")
                 raise errors.InvalidArgumentError(
                     source.node_def if source is not None else None, source, _missing_feed_message(source)
                 )

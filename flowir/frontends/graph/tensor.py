@@ -521,10 +521,11 @@ class Tensor(_OperatorMixin):
     compare by identity.
     """
 
-    __slots__ = ("_op", "_value_index", "_value", "_dtype", "__weakref__")
+    __slots__ = ("_graph", "_value_index", "_value", "_dtype", "__weakref__")
 
-    def __init__(self, op: Operation, value_index: int, value: Value) -> None:
-        self._op = op
+    def __init__(self, graph: Graph, value_index: int, value: Value) -> None:
+        # Made by ``graph._tensor_of``, once per value: tensors are identities.
+        self._graph = graph
         self._value_index = value_index
         self._value = value
         ty = value.type
@@ -537,9 +538,15 @@ class Tensor(_OperatorMixin):
         return self
 
     @property
+    def _op(self) -> Operation:
+        # The graph makes an op's ``Operation`` when first asked (building a long graph makes
+        # no wrapper objects it does not need).
+        return self._graph._wrap(self._value.owner)  # type: ignore[arg-type]
+
+    @property
     def op(self) -> Operation:
         """The ``Operation`` that produces this tensor."""
-        return self._op
+        return self._graph._wrap(self._value.owner)  # type: ignore[arg-type]
 
     @property
     def value_index(self) -> int:
@@ -554,17 +561,17 @@ class Tensor(_OperatorMixin):
     @property
     def graph(self) -> Graph:
         """The ``Graph`` this tensor belongs to."""
-        return self._op._graph
+        return self._graph
 
     @property
     def name(self) -> str:
         """The tensor's TF name, ``<op name>:<output index>`` (e.g. ``"layer1/MatMul:0"``)."""
-        return f"{self._op.name}:{self._value_index}"
+        return f"{self._value.owner.user_name or ''}:{self._value_index}"  # type: ignore[union-attr]
 
     @property
     def device(self) -> str:
         """The device of the op producing it (``"/device:GPU:0"``), ``""`` when unplaced."""
-        return self._op.device
+        return self._value.owner.device or ""  # type: ignore[union-attr]
 
     @property
     def value(self) -> Value:
@@ -594,11 +601,11 @@ class Tensor(_OperatorMixin):
         new = TensorType(ty.dtype, merged._to_ir())  # type: ignore[attr-defined]
         if new != ty:
             self._value.type = new
-            self._op._graph._retyped.add(self._value)
+            self._graph._retyped.add(self._value)
 
     def consumers(self) -> list[Operation]:
         """The ops that take this tensor as a data input, in creation order."""
-        wrap = self._op._graph._wrapper_of
+        wrap = self._graph._wrapper_of
         seen: dict[Operation, None] = {}
         for ir_op, index in self._value.uses:
             if index >= 0:
@@ -638,15 +645,21 @@ class Operation:
     ``control_inputs`` the ops this one waits for.
     """
 
-    __slots__ = ("_ir", "_graph", "_outputs", "_id", "__weakref__")
+    __slots__ = ("_ir", "_graph", "_outputs", "__weakref__")
 
-    def __init__(self, ir_op: IROperation, graph: Graph, op_id: int) -> None:
+    def __init__(self, ir_op: IROperation, graph: Graph) -> None:
+        # Made by ``graph._wrap``, once per op and only when asked for.
         self._ir = ir_op
         self._graph = graph
-        self._id = op_id
+        tensor_of = graph._tensor_of
         self._outputs: tuple[Tensor, ...] = tuple(
-            Tensor(self, r.index, r) for r in ir_op.results if type(r.type) is not ControlType
+            [tensor_of(r) for r in ir_op.results if type(r.type) is not ControlType]
         )
+
+    @property
+    def _id(self) -> int:
+        """The op's place in creation order (ops are appended as they are built)."""
+        return self._graph._ir.order_key(self._ir)
 
     @property
     def ir_op(self) -> IROperation:

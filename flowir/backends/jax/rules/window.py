@@ -164,8 +164,44 @@ def _avg_pool_rule(ctx: LoweringContext, op: ops.AvgPool, x: Any) -> tuple[Any]:
 @lowering_rule(ops.AvgPoolGrad)
 def _avg_pool_grad(ctx: LoweringContext, op: ops.AvgPoolGrad, dy: Any, like: Any) -> tuple[Any]:
     g = widen(dy)
+    if any(d > 1 for d in op.dilation_list(like.ndim - 2)):
+        return (narrow(_dilated_avg_pool_grad(op, g, like.shape), dy.dtype),)
     _, pullback = jax.vjp(lambda a: _avg_pool(op, a, op.count_include_pad), jnp.zeros(like.shape, g.dtype))
     return (narrow(pullback(g)[0], dy.dtype),)
+
+
+def _dilated_avg_pool_grad(op: PoolWindow, g: Any, shape: tuple[int, ...]) -> Any:
+    """The average pooling's gradient for a dilated window, written out as jax's transpose
+    of a windowed sum (pad the cotangent, sum its windows) with an optimization barrier
+    between the two: XLA:CPU (jaxlib 0.10.2) folds that pad into a dilated reduce_window
+    wrongly (a size-1 dim whose window is padding alone gets the cotangent, not 0)."""
+    rank = len(shape)
+    n = rank - 2
+    sizes = _spatial_sizes(op, shape)
+    wins = op.windows(sizes, tuple(op.kernel_shape))
+    counts = pool_counts(op, sizes, wins, op.count_include_pad)
+    if op.channels_last():
+        counts = counts[..., None]
+    ct = g / jnp.asarray(counts, g.dtype)
+    window = _window_dims(op, tuple(op.kernel_shape), rank)
+    strides = _window_dims(op, op.stride_list(n), rank)
+    dilation = _window_dims(op, op.dilation_list(n), rank)
+    padding = _window_padding(op, wins, rank)
+    # The summed windows before ``_first_windows`` cut them (``ceil_mode``): zeros there.
+    full = jax.eval_shape(
+        lambda a: lax.reduce_window(a, np.array(0, g.dtype), lax.add, window, strides, padding, window_dilation=dilation),
+        jax.ShapeDtypeStruct(shape, g.dtype),
+    ).shape
+    ct = lax.pad(ct, np.array(0, g.dtype), [(0, f - c, 0) for f, c in zip(full, ct.shape)])
+    config = []
+    for size, k, s, d, (lo, _), out in zip(shape, window, strides, dilation, padding, full):
+        span = 1 + d * (k - 1)
+        before = span - lo - 1
+        after = size + span - 1 - (1 + s * (out - 1) if out else 0) - before
+        config.append((before, after, s - 1))
+    padded = lax.optimization_barrier(lax.pad(ct, np.array(0, g.dtype), config))
+    ones = (1,) * rank
+    return lax.reduce_window(padded, np.array(0, g.dtype), lax.add, window, ones, [(0, 0)] * rank, window_dilation=dilation)
 
 
 def _first_max(a: tuple[Any, Any], b: tuple[Any, Any]) -> tuple[Any, Any]:
