@@ -18,7 +18,12 @@ __all__ = ["extract_subgraph", "clone_graph", "needed_ops"]
 
 
 def extract_subgraph(
-    graph: Graph, outputs: Sequence[Value], inputs: Sequence[Value] = (), *, name: str = "main"
+    graph: Graph,
+    outputs: Sequence[Value],
+    inputs: Sequence[Value] = (),
+    *,
+    name: str = "main",
+    share_constants: bool = False,
 ) -> tuple[Graph, dict[Value, Value]]:
     """A new graph computing ``outputs`` of ``graph`` from the fed values ``inputs``.
 
@@ -28,6 +33,11 @@ def extract_subgraph(
     backwards and stopping at fed values, in ``graph``'s program order. Its outputs are the
     copies of ``outputs`` (of any type: a ``CONTROL`` result runs its op as a target), named
     by the source values' names. Needed placeholders that are not fed stay placeholder ops.
+
+    With ``share_constants``, small constants equal to an earlier copied one (same dtype,
+    shape, bytes and device, no control dependencies) are not copied: their users read the
+    earlier copy, as common-subexpression elimination would make them (``x * 0.5`` written
+    ten thousand times copies one constant).
 
     ``graph`` is not modified. The cost is proportional to the extracted part, not to
     ``graph``. Returns the new graph and the mapping from source values to new values (for
@@ -55,7 +65,7 @@ def extract_subgraph(
     for v in outputs:
         _check_owned(graph, v, "output")
     needed = _needed_ops(outputs, mapping)
-    _copy_ops(sorted(needed, key=graph.order_key), new, mapping)
+    _copy_ops(sorted(needed, key=graph.order_key), new, mapping, share_constants)
     new.set_outputs([mapping[v] for v in outputs], [v.name for v in outputs])
     return new, mapping
 
@@ -111,12 +121,33 @@ def _needed_ops(outputs: Iterable[Value], fed: dict[Value, Value]) -> set[Operat
     return needed
 
 
-def _copy_ops(ops: Iterable[Operation], new: Graph, mapping: dict[Value, Value]) -> None:
+#: The largest constant (in elements) ``share_constants`` compares.
+_SHARED_CONSTANT_SIZE = 16
+
+
+def _copy_ops(ops: Iterable[Operation], new: Graph, mapping: dict[Value, Value], share_constants: bool = False) -> None:
+    shared: dict[tuple, Value] | None = None
+    constant_class: type | None = None
+    if share_constants:
+        from flowir.ir.ops.core import Constant
+
+        shared, constant_class = {}, Constant
     for op in ops:
+        key = None
+        if shared is not None and type(op) is constant_class and not op.control_deps:
+            value = op.value  # type: ignore[attr-defined]
+            if value.size <= _SHARED_CONSTANT_SIZE and value.dtype.kind != "O":
+                key = (value.dtype.str, value.shape, value.tobytes(), op.device)
+                first = shared.get(key)
+                if first is not None:
+                    mapping.setdefault(op.results[0], first)
+                    continue
         copy = new.append(_copy_op(op, mapping))
         for r, c in zip(op.results, copy.results):
             # A fed result keeps its input: the copy's own result is left unused.
             mapping.setdefault(r, c)
+        if key is not None:
+            shared[key] = copy.results[0]  # type: ignore[index]
 
 
 def _copy_op(op: Operation, mapping: dict[Value, Value]) -> Operation:

@@ -240,3 +240,27 @@ def test_extraction_costs_what_the_extracted_part_costs() -> None:
     assert len(whole) == n + 1
     # Linear in the extracted part: 11 ops cost a tiny fraction of 200k.
     assert small < big / 200
+
+
+def test_share_constants_copies_each_small_constant_once() -> None:
+    def const(g: Graph, value: float, name: str) -> Value:
+        return g.append(Constant.create(value=np.array(value, np.float32), name=name)).result
+
+    g = Graph()
+    x = placeholder(g, "x")
+    y = x
+    for i in range(3):
+        y = g.append(O.Mul.create(y, const(g, 0.5, f"half{i}"), name=f"m{i}")).result
+    z = g.append(O.Add.create(y, const(g, -0.0, "negzero"), name="z")).result
+    w = g.append(O.Add.create(z, const(g, 0.0, "zero"), name="w")).result  # -0.0 and 0.0 differ
+    big = g.append(Constant.create(value=np.full(17, 0.5, np.float32), name="big1")).result
+    big2 = g.append(Constant.create(value=np.full(17, 0.5, np.float32), name="big2")).result
+    g.set_outputs([w, big, big2])
+    sub, mapping = extract_subgraph(g, [w, big, big2], [x], share_constants=True)
+    verify(sub)
+    assert names(sub) == ["half0", "m0", "m1", "m2", "negzero", "z", "zero", "w", "big1", "big2"]
+    assert mapping[g.ops_by_name()["half2"].result] is mapping[g.ops_by_name()["half0"].result]
+    feeds = {"x": np.float32([1, -2, 3])}
+    assert_results_match(evaluate(sub, {sub.inputs[0]: feeds["x"]}), evaluate(g, feeds))
+    plain, _ = extract_subgraph(g, [w, big, big2], [x])
+    assert len(plain) == len(sub) + 2

@@ -184,7 +184,7 @@ def _check_results(op: Operation, results: Sequence[Any], expected: Sequence[Typ
         raise FlowirError(f"jax lowering of {op.name} returned {len(results)} results, the op has {len(expected)}")
     for i, (v, ty) in enumerate(zip(results, expected)):
         got = concrete_type(v)
-        if not got.is_compatible_with(ty):
+        if got is not ty and not got.is_compatible_with(ty):  # types are interned: ``is`` is the usual answer
             raise FlowirError(
                 f"jax lowering of {op.name} returned {got.describe()} for result {i}; "  # type: ignore[attr-defined]
                 f"its type rule says {ty.describe()}"  # type: ignore[attr-defined]

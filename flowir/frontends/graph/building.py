@@ -84,7 +84,7 @@ def make_tensor(
     ir_op = graph._create_ir_op(op_class, inputs, name or default_name, None, (), attrs)
     for r in ir_op.results:
         if type(r.type) is not ControlType:
-            return graph._tensor_of(r)
+            return graph._new_tensor(r)
     raise ValueError(f"{op_class.name} has no tensor output")
 
 

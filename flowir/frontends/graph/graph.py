@@ -598,6 +598,12 @@ class Graph:
         ir_op = self._ir_by_name.get(name)
         return None if ir_op is None else self._wrap(ir_op)
 
+    def _new_tensor(self, value: Value) -> Tensor:
+        """The ``Tensor`` of a result of an op just created here (``_tensor_of`` without
+        its checks)."""
+        # setdefault: another thread may have asked for it already (get_operations).
+        return self._tensors.setdefault(value, Tensor(self, value.index, value))  # type: ignore[attr-defined]
+
     def _tensor_of(self, value: Value) -> Tensor:
         """The ``Tensor`` of ``value``, a result of one of this graph's ops (made once)."""
         t = self._tensors.get(value)
@@ -605,10 +611,7 @@ class Graph:
             owner = value.owner
             if owner is None or self._ir_by_name.get(owner.user_name or "") is not owner or type(value.type) is ControlType:
                 raise KeyError(f"{value!r} has no tensor in this graph")
-            with self._lock:
-                t = self._tensors.get(value)
-                if t is None:
-                    t = self._tensors[value] = Tensor(self, value.index, value)  # type: ignore[attr-defined]
+            t = self._tensors.setdefault(value, Tensor(self, value.index, value))  # type: ignore[attr-defined]
         return t
 
     def get_operations(self) -> list[Operation]:
@@ -819,7 +822,7 @@ def _get_graph_from_inputs(values: Sequence[Any]) -> Graph:
     found: Graph | None = None
     first: Any = None
     for v in values:
-        g = _graph_of(v)
+        g = v._graph if type(v) is Tensor else _graph_of(v)
         if g is None:
             continue
         if found is None:

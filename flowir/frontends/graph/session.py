@@ -956,7 +956,10 @@ class Session:
         provided = [(t, fn) for t, fn in graph._session_provided.items() if t._value not in fed]
         with graph._lock:
             program_graph, mapping = extract_subgraph(
-                graph.ir_graph, plan.targets, [t._value for t in plan.feeds] + [t._value for t, _ in provided]
+                graph.ir_graph,
+                plan.targets,
+                [t._value for t in plan.feeds] + [t._value for t, _ in provided],
+                share_constants=True,  # the pipeline's cse would merge them
             )
             retyped = {mapping[v] for v in graph._retyped if v in mapping}
         inputs = program_graph.inputs
