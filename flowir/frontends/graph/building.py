@@ -67,7 +67,8 @@ def make_op(
     IR's ``ShapeError``/``DTypeError`` (naming the op, its inputs and the user's line) when the
     inputs do not fit the op.
     """
-    return get_default_graph()._create_op(op_class, inputs, name or default_name, result_types, control_inputs, attrs)
+    graph = get_default_graph()
+    return graph._wrap(graph._create_ir_op(op_class, inputs, name or default_name, result_types, control_inputs, attrs))
 
 
 def make_tensor(

@@ -489,19 +489,6 @@ class Graph:
 
     # -- creating ops ------------------------------------------------------------------------
 
-    def _create_op(
-        self,
-        op_class: type[IROperation],
-        inputs: Sequence[Any],
-        name: str,
-        result_types: Sequence[Any] | None,
-        control_inputs: Sequence[Any],
-        attrs: dict[str, Any],
-    ) -> Operation:
-        """Build an IR op of ``op_class`` from tensors, name it by TF's rules, apply the
-        device and control-dependency scopes and append it. See ``building.make_op``."""
-        return self._wrap(self._create_ir_op(op_class, inputs, name, result_types, control_inputs, attrs))
-
     def _create_ir_op(
         self,
         op_class: type[IROperation],
@@ -511,8 +498,9 @@ class Graph:
         control_inputs: Sequence[Any],
         attrs: dict[str, Any],
     ) -> IROperation:
-        """``_create_op``'s IR op, with no ``Operation`` wrapper made for it (op wrappers
-        that return a tensor need none)."""
+        """Build an IR op of ``op_class`` from tensors, name it by TF's rules, apply the
+        device and control-dependency scopes and append it; no ``Operation`` wrapper is made
+        for it (``_wrap`` makes one when asked). See ``building.make_op``."""
         if self._finalized:
             raise RuntimeError("Graph is finalized and cannot be modified.")
         operands: list[Any] = []
