@@ -314,7 +314,7 @@ def _make_getters(cls: type[Operation]) -> None:
 # Operations
 
 
-class _NoDeps(list):
+class _EmptyList(list):
     """The empty ``operands``/``control_deps`` list that ops without any share: it equals
     ``[]`` and refuses changes (``set_operands``, ``add_control_dep``, ``set_control_deps``
     give an op its own)."""
@@ -330,7 +330,7 @@ class _NoDeps(list):
     __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
 
 
-_NO_DEPS: list[Any] = _NoDeps()
+_EMPTY_LIST: list[Any] = _EmptyList()
 
 
 class Operation:
@@ -397,9 +397,9 @@ class Operation:
         device: str | None = None,
     ) -> None:
         """Raw construction: no type inference and no checks (the verifier checks)."""
-        self.operands: list[Value] = list(operands) if operands else _NO_DEPS  # shared when empty, as below
+        self.operands: list[Value] = list(operands) if operands else _EMPTY_LIST  # shared when empty
         # Most ops wait for nothing: they share one read-only empty list (an object fewer per op).
-        self.control_deps: list[Value] = list(control_deps) if control_deps else _NO_DEPS
+        self.control_deps: list[Value] = list(control_deps) if control_deps else _EMPTY_LIST
         self.attributes: dict[str, Any] = attributes if attributes is not None else {}
         self.user_name = user_name
         self.location = location
@@ -422,8 +422,8 @@ class Operation:
         conversions; no checks."""
         cls = type(self)
         op = cls.__new__(cls)
-        op.operands = operands if operands else _NO_DEPS
-        op.control_deps = list(control_deps) if control_deps else _NO_DEPS
+        op.operands = operands if operands else _EMPTY_LIST
+        op.control_deps = list(control_deps) if control_deps else _EMPTY_LIST
         op.attributes = dict(self.attributes) if self.attributes else {}
         op.user_name = self.user_name
         op.location = self.location
