@@ -415,29 +415,6 @@ class Operation:
         for k, v in enumerate(self.control_deps):
             v._add_use((self, -1 - k))
 
-    def _clone(self, operands: list[Value], control_deps: Sequence[Value]) -> Any:
-        """A copy of this op reading ``operands`` (a list it takes over) and waiting for
-        ``control_deps``: its class, attributes, user name, location, device and result
-        types, in no graph. Graph copies make one per op, so this skips ``__init__``'s
-        conversions; no checks."""
-        cls = type(self)
-        op = cls.__new__(cls)
-        op.operands = operands if operands else _EMPTY_LIST
-        op.control_deps = list(control_deps) if control_deps else _EMPTY_LIST
-        op.attributes = dict(self.attributes) if self.attributes else {}
-        op.user_name = self.user_name
-        op.location = self.location
-        op.device = self.device
-        op.graph = None
-        op._prev = op._next = None
-        op._order = 0
-        op.results = tuple([OpResult(r.type, op, r.index) for r in self.results])
-        for i, v in enumerate(operands):
-            v._add_use((op, i))
-        for k, v in enumerate(op.control_deps):
-            v._add_use((op, -1 - k))
-        return op
-
     # -- construction with inference --------------------------------------------------------
 
     @classmethod

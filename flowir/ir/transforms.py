@@ -151,8 +151,15 @@ def _copy_ops(ops: Iterable[Operation], new: Graph, mapping: dict[Value, Value],
 
 
 def _copy_op(op: Operation, mapping: dict[Value, Value]) -> Operation:
-    deps = op.control_deps
-    return op._clone([mapping[v] for v in op.operands], [mapping[v] for v in deps] if deps else ())
+    return type(op)(
+        [mapping[v] for v in op.operands],
+        [r.type for r in op.results],
+        dict(op.attributes),
+        user_name=op.user_name,
+        location=op.location,
+        control_deps=[mapping[v] for v in op.control_deps],
+        device=op.device,
+    )
 
 
 def _check_owned(graph: Graph, v: Value, what: str) -> None:

@@ -24,8 +24,14 @@ class ShapeInferencePass(Pass):
     name = "shape-inference"
     description = "Refine result types (unknown dims) from the op type rules; report contradictions"
 
+    def __init__(self, *, changed: Iterable[Value] | None = None, **options: object) -> None:
+        """``changed``: re-infer only around these values (see ``infer_shapes``); a program's
+        builder passes it, pipeline text cannot."""
+        super().__init__(**options)
+        self.changed = changed
+
     def run(self, graph: Graph) -> PassResult:
-        return PassResult(graph, infer_shapes(graph))
+        return PassResult(graph, infer_shapes(graph, self.changed))
 
 
 def infer_shapes(graph: Graph, changed: Iterable[Value] | None = None) -> bool:

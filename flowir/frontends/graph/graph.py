@@ -501,8 +501,7 @@ class Graph:
         """Build an IR op of ``op_class`` from tensors, name it by TF's rules, apply the
         device and control-dependency scopes and append it; no ``Operation`` wrapper is made
         for it (``_wrap`` makes one when asked). See ``building.make_op``."""
-        if self._finalized:
-            raise RuntimeError("Graph is finalized and cannot be modified.")
+        self._check_not_finalized()
         operands: list[Any] = []
         input_ops: list[IROperation] = []
         for x in inputs:
@@ -599,7 +598,7 @@ class Graph:
             owner = value.owner
             if owner is None or self._ir_by_name.get(owner.user_name or "") is not owner or type(value.type) is ControlType:
                 raise KeyError(f"{value!r} has no tensor in this graph")
-            t = self._tensors.setdefault(value, Tensor(self, value.index, value))  # type: ignore[attr-defined]
+            t = self._new_tensor(value)
         return t
 
     def get_operations(self) -> list[Operation]:
@@ -844,7 +843,13 @@ class name_scope:  # noqa: N801 - TF's name
         g = _get_graph_from_inputs(self._values) if self._values else default
         if g is default:
             # The common case, on the path of every op wrapper: no graph to enter.
-            scope_cm = g.name_scope(self._name)
+            name = self._name
+            if type(name) is str and name[-1:] == "/" and g._state().name_stack == name[:-1]:
+                # Re-entering the current scope (an op wrapper called by an operator that
+                # opened it) changes nothing.
+                self._stack = None
+                return name
+            scope_cm = g.name_scope(name)
             scope = scope_cm.__enter__()
             self._stack = scope_cm
             return scope

@@ -25,7 +25,7 @@ from flowir.frontends.graph.array_ops import (
     tf_dtype,
 )
 from flowir.frontends.graph.building import convert_to_tensor
-from flowir.frontends.graph.graph import get_default_graph, name_scope
+from flowir.frontends.graph.graph import name_scope
 from flowir.frontends.graph.tensor import Tensor
 from flowir.ir import ops
 from flowir.ir.core import Operation
@@ -112,17 +112,6 @@ def _unary(op_class: type[Operation], x: Any, name: str | None, default_name: st
 
 
 def _binary(op_class: type[Operation], x: Any, y: Any, name: str | None, default_name: str) -> Tensor:
-    if name is not None and type(x) is Tensor and type(y) is Tensor and name[-1:] == "/":
-        # An operator (``x * y``) calling inside the scope it opened, with two plain tensors of
-        # the default graph: the scope would be re-entered as it is and nothing converted.
-        g = x._graph
-        if (
-            y._graph is g
-            and not (x._dtype._is_ref or y._dtype._is_ref)
-            and g._state().name_stack == name[:-1]
-            and get_default_graph() is g
-        ):
-            return make1(op_class, [x, y], name, default_name)
     with name_scope(name, default_name, [x, y]) as scope:
         return make1(op_class, convert_all([x, y], ["x", "y"]), scope, default_name)
 

@@ -71,7 +71,6 @@ logger = logging.getLogger("flowir.session")
 
 #: The passes every compiled run goes through (pruning is implied by the extraction).
 PIPELINE = "shape-inference,constant-fold,cse,canonicalize"
-_AFTER_INFERENCE = PIPELINE.split(",", 1)[1]
 
 _DEFAULT_SESSIONS: contextvars.ContextVar[tuple[Session, ...]] = contextvars.ContextVar("flowir_default_sessions", default=())
 
@@ -901,19 +900,16 @@ class Session:
         """Compile and cache the run of ``plan`` for feeds of ``shapes``."""
         from flowir.passes import PassManager
         from flowir.passes.functionalize import functionalize_state
-        from flowir.passes.shape_inference import infer_shapes
+        from flowir.passes.shape_inference import ShapeInferencePass
 
         program_graph, used, retyped = self._extract(plan, arrays)
         try:
             signature = functionalize_state(program_graph)
-            try:
-                # PIPELINE's shape inference, where types changed: the ops of the user's
-                # graph were typed from their operands when built.
-                infer_shapes(program_graph, retyped)
-            except FlowirError as e:
-                e.add_context("  while running pass 'shape-inference'")
-                raise
-            program_graph = PassManager(_AFTER_INFERENCE).run(program_graph).graph
+            passes = PassManager(PIPELINE).passes
+            # PIPELINE's shape inference only where types changed: the ops of the user's graph
+            # were typed from their operands when built.
+            passes[0] = ShapeInferencePass(changed=retyped)
+            program_graph = PassManager(passes).run(program_graph).graph
             program = _program(program_graph, len(arrays) + len(used), signature, len(plan.targets))
             if self._data_parallel:
                 executable = self._backend.compile_data_parallel(program, plan.batch_feeds)  # type: ignore[attr-defined]

@@ -538,15 +538,13 @@ class Tensor(_OperatorMixin):
         return self
 
     @property
-    def _op(self) -> Operation:
+    def op(self) -> Operation:
+        """The ``Operation`` that produces this tensor."""
         # The graph makes an op's ``Operation`` when first asked (building a long graph makes
         # no wrapper objects it does not need).
         return self._graph._wrap(self._value.owner)  # type: ignore[arg-type]
 
-    @property
-    def op(self) -> Operation:
-        """The ``Operation`` that produces this tensor."""
-        return self._graph._wrap(self._value.owner)  # type: ignore[arg-type]
+    _op = op
 
     @property
     def value_index(self) -> int:
